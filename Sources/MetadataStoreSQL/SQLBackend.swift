@@ -1,0 +1,34 @@
+import SQLKit
+
+/// A database the metadata store runs on. Everything dialect-specific lives behind this protocol:
+/// the store's SQL is written once.
+public protocol SQLBackend: Sendable {
+    /// Runs `body` on one pooled connection.
+    func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// Runs `body` in a write transaction on one connection: committed if it returns, rolled back if it throws.
+    func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// Appended to a SELECT that reads a row the transaction will update (`FOR UPDATE` where supported).
+    var lockRowsClause: String { get }
+    /// Runs once before migrations; may serialize concurrent migrators across processes.
+    func withMigrationLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T
+    /// Whether `error` is a unique-constraint violation.
+    func isUniqueViolation(_ error: any Error) -> Bool
+    func shutdown() async throws
+}
+
+extension SQLBackend {
+    /// BEGIN / COMMIT / ROLLBACK around `body` on the given connection: SQLKit has no transaction helper.
+    func run<T: Sendable>(
+        in database: any SQLDatabase, begin: String, _ body: @Sendable (any SQLDatabase) async throws -> T
+    ) async throws -> T {
+        try await database.raw("\(unsafeRaw: begin)").run()
+        do {
+            let result = try await body(database)
+            try await database.raw("COMMIT").run()
+            return result
+        } catch {
+            try? await database.raw("ROLLBACK").run()
+            throw error
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import PolicyHubCore
+import SQLKit
+
+/// The metadata store on SQLKit. The SQL is written once; `SQLBackend` supplies the few dialect differences.
+public struct SQLMetadataStore: MetadataStore {
+    let backend: any SQLBackend
+
+    /// Opens the store and brings its schema up to date.
+    public static func open(_ backend: any SQLBackend) async throws -> SQLMetadataStore {
+        try await Migrations.run(on: backend)
+        return SQLMetadataStore(backend: backend)
+    }
+
+    public func shutdown() async throws {
+        try await backend.shutdown()
+    }
+
+    static func newID() -> String { UUID().uuidString.lowercased() }
+}
+
+/// Times are stored as integer milliseconds since 1970, which every dialect handles alike.
+extension Date {
+    var milliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+
+    init(milliseconds: Int64) { self.init(timeIntervalSince1970: Double(milliseconds) / 1000) }
+}
+
+extension SQLRow {
+    func string(_ column: String) throws -> String { try decode(column: column, as: String.self) }
+    func optionalString(_ column: String) throws -> String? { try decode(column: column, as: String?.self) }
+    func int(_ column: String) throws -> Int64 { try decode(column: column, as: Int64.self) }
+    func optionalInt(_ column: String) throws -> Int64? { try decode(column: column, as: Int64?.self) }
+}

@@ -1,0 +1,26 @@
+import Foundation
+import NIOCore
+
+/// Where a client sends an archive: an absolute URL plus headers it must set.
+public struct UploadTarget: Hashable, Sendable {
+    public var url: String
+    public var requiredHeaders: [String: String]
+
+    public init(url: String, requiredHeaders: [String: String]) {
+        self.url = url
+        self.requiredHeaders = requiredHeaders
+    }
+}
+
+/// Archive storage. Objects are written once under a fresh key and never modified.
+public protocol BlobStore: Sendable {
+    /// Streams `body` to `key`, visible only once it is whole. Throws `archiveTooLarge` past `maxBytes`,
+    /// leaving nothing behind.
+    func write<Body: AsyncSequence & Sendable>(key: String, body: Body, maxBytes: Int64) async throws -> StoredBlob
+    where Body.Element == ByteBuffer
+    /// Streams the object, or a byte range of it, to `consume`. Throws `RegistryError` not-found when absent.
+    func read(key: String, range: ClosedRange<Int64>?, consume: (ByteBuffer) async throws -> Void) async throws
+    /// The object's size, or nil when there is no such object.
+    func size(key: String) async throws -> Int64?
+    func delete(key: String) async throws
+}

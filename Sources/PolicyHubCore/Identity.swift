@@ -1,0 +1,86 @@
+import Crypto
+import Foundation
+
+public enum Role: String, CaseIterable, Codable, Hashable, Sendable {
+    case admin
+    case member
+}
+
+public struct Membership: Hashable, Sendable {
+    public var organization: String
+    public var role: Role
+    /// A user's personal organization carries the user's login, so the CLI's username fallback works.
+    public var isPersonal: Bool
+
+    public init(organization: String, role: Role, isPersonal: Bool) {
+        self.organization = organization
+        self.role = role
+        self.isPersonal = isPersonal
+    }
+}
+
+/// The authenticated caller of one request.
+public struct Principal: Hashable, Sendable {
+    public var userID: String
+    public var login: String
+    public var displayName: String
+    public var tokenID: String
+    public var tokenDescription: String
+    public var memberships: [Membership]
+
+    public init(
+        userID: String, login: String, displayName: String, tokenID: String, tokenDescription: String,
+        memberships: [Membership]
+    ) {
+        self.userID = userID
+        self.login = login
+        self.displayName = displayName
+        self.tokenID = tokenID
+        self.tokenDescription = tokenDescription
+        self.memberships = memberships
+    }
+
+    public func role(in organization: String) -> Role? {
+        memberships.first { $0.organization == organization }?.role
+    }
+
+    /// Checks that the caller may act on `organization`. Non-members learn nothing about whether it exists.
+    @discardableResult
+    public func authorize(_ organization: String, needs role: Role, to action: String) throws(RegistryError) -> Role {
+        guard let actual = self.role(in: organization) else { throw RegistryError.organizationNotFound }
+        if role == .admin && actual != .admin { throw RegistryError.forbidden(action) }
+        return actual
+    }
+}
+
+/// Access tokens: `pul-` and 40 lowercase hex characters; only their SHA-256 is ever stored.
+public enum AccessToken {
+    public static func generate() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<20).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return "pul-" + bytes.hexString
+    }
+
+    public static func isWellFormed(_ token: String) -> Bool {
+        let hex = token.utf8.dropFirst(4)
+        return token.hasPrefix("pul-") && hex.count == 40
+            && hex.allSatisfy {
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                    || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0)
+            }
+    }
+
+    public static func hash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).hexString
+    }
+}
+
+extension Sequence<UInt8> {
+    public var hexString: String {
+        var text = ""
+        for byte in self {
+            text += String(byte >> 4, radix: 16) + String(byte & 0x0f, radix: 16)
+        }
+        return text
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+
+/// Users, organizations, memberships and tokens: what the admin commands and the login endpoints need.
+public struct IdentityService: Sendable {
+    public static let initialAdmin = "admin"
+    public static let initialOrganization = "default"
+
+    let store: any MetadataStore
+    let clock: WallClock
+
+    public init(store: any MetadataStore, clock: WallClock = .system) {
+        self.store = store
+        self.clock = clock
+    }
+
+    /// The caller behind an `Authorization` header value (`token <t>` or `Bearer <t>`).
+    /// Nil header: anonymous. A present but unknown token is refused.
+    public func authenticate(authorization: String?) async throws -> Principal? {
+        guard let authorization else { return nil }
+        let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, ["token", "bearer"].contains(parts[0].lowercased()) else {
+            throw RegistryError.unauthenticated
+        }
+        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        guard AccessToken.isWellFormed(token),
+            let principal = try await store.principal(tokenHash: AccessToken.hash(token))
+        else { throw RegistryError.unauthenticated }
+        return principal
+    }
+
+    /// On an empty store, creates the first admin, the default organization and a token, and returns the token.
+    public func bootstrap() async throws -> String? {
+        let token = AccessToken.generate()
+        let created = try await store.bootstrap(
+            adminLogin: Self.initialAdmin, organization: Self.initialOrganization, tokenHash: AccessToken.hash(token),
+            at: clock.now())
+        return created ? token : nil
+    }
+
+    public func createOrganization(_ login: String) async throws {
+        try NameRule.validate(login, field: "organization name")
+        try await store.createOrganization(login: login, at: clock.now())
+    }
+
+    public func createUser(_ login: String, displayName: String? = nil) async throws {
+        try NameRule.validate(login, field: "user login")
+        try await store.createUser(login: login, displayName: displayName ?? login, at: clock.now())
+    }
+
+    public func addMember(organization: String, login: String, role: Role) async throws {
+        try NameRule.validate(organization, field: "organization name")
+        try NameRule.validate(login, field: "user login")
+        try await store.addMember(organization: organization, login: login, role: role)
+    }
+
+    /// Creates a token for `login` and returns it; it cannot be shown again.
+    public func createToken(login: String, description: String = "") async throws -> String {
+        try NameRule.validate(login, field: "user login")
+        let token = AccessToken.generate()
+        _ = try await store.createToken(
+            login: login, tokenHash: AccessToken.hash(token), description: description, at: clock.now())
+        return token
+    }
+
+    /// The organization the CLI uses when none is given: the first shared one, else the personal one.
+    public func defaultOrganization(for caller: Principal) -> String {
+        let shared = caller.memberships.filter { !$0.isPersonal }.map(\.organization).sorted()
+        return shared.first ?? caller.login
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+
+/// Persistence of users, organizations, tokens and policy pack metadata. Every method is one transaction.
+/// Implementations translate their own failures into `RegistryError` where the cause is the caller's.
+public protocol MetadataStore: Sendable {
+    // MARK: Identity
+
+    /// Creates the first administrator, the `default` organization and a token, only if the store has no user yet.
+    /// Returns false when the store was already set up.
+    func bootstrap(adminLogin: String, organization: String, tokenHash: String, at time: Date) async throws -> Bool
+    /// Creates a user together with the personal organization of the same name.
+    func createUser(login: String, displayName: String, at time: Date) async throws
+    func createOrganization(login: String, at time: Date) async throws
+    func addMember(organization: String, login: String, role: Role) async throws
+    /// Stores a token's hash for `login`; returns the token's ID.
+    func createToken(login: String, tokenHash: String, description: String, at time: Date) async throws -> String
+    /// The caller behind a token hash, with all memberships, or nil when no live token has that hash.
+    func principal(tokenHash: String) async throws -> Principal?
+    /// The server's HMAC key for signed links, created on first use and shared by every instance.
+    func signingKey() async throws -> [UInt8]
+
+    // MARK: Policy packs
+
+    /// Creates a pending version with the next number, or returns the pending version that already has the tag
+    /// (updated with this draft). Throws a conflict when the tag belongs to a completed version.
+    func beginVersion(organization: String, draft: PolicyPackDraft, at time: Date) async throws -> PackVersion
+    /// Resolves `reference` as an exact tag, then `latest` (newest complete), then a version number.
+    func version(organization: String, pack: String, reference: String) async throws -> PackVersion
+    func version(id: String) async throws -> PackVersion?
+    /// Points a pending version at a freshly uploaded archive; returns the archive it replaces.
+    /// Throws a conflict when the version is no longer pending.
+    func recordUpload(versionID: String, archive: StoredBlob, at time: Date) async throws -> StoredBlob?
+    /// Marks a pending version complete with its verified archive. Throws when it is already complete or its
+    /// archive changed in the meantime.
+    func completeVersion(versionID: String, archive: StoredBlob, at time: Date) async throws
+    /// Packs with at least one completed version, sorted by name, in one query.
+    func listPacks(organization: String, name: String?) async throws -> [PackSummary]
+    /// Deletes a pack and every version; returns the archive keys that are no longer referenced.
+    func deletePack(organization: String, name: String) async throws -> [String]
+    /// Deletes one version; returns its archive key, if any.
+    func deleteVersion(id: String) async throws -> String?
+
+    // MARK: Registry
+
+    /// The newest completed version of each pack in `organizations`, ordered by organization and name.
+    func latestVersions(
+        organizations: [String], packIDs: [String]?, appliedOnly: Bool, after: RegistryCursor?, limit: Int
+    ) async throws -> [PackVersion]
+    /// Completed versions of one pack, ascending, after the given version number.
+    func completedVersions(organization: String, pack: String, after: Int, limit: Int) async throws -> [PackVersion]
+}

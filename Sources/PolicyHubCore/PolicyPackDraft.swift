@@ -1,0 +1,257 @@
+/// What a client asks to publish: the metadata of a new policy pack version, before its archive exists.
+public struct PolicyPackDraft: Codable, Hashable, Sendable {
+    public var name: String
+    public var displayName: String
+    public var versionTag: String?
+    public var policies: [Policy]
+    public var description: String?
+    public var readme: String?
+    public var provider: String?
+    public var tags: [String]?
+    public var repository: String?
+    public var runtime: String?
+    public var metadata: [String: String]?
+
+    public init(
+        name: String, displayName: String, versionTag: String?, policies: [Policy], description: String? = nil,
+        readme: String? = nil, provider: String? = nil, tags: [String]? = nil, repository: String? = nil,
+        runtime: String? = nil, metadata: [String: String]? = nil
+    ) {
+        self.name = name
+        self.displayName = displayName
+        self.versionTag = versionTag
+        self.policies = policies
+        self.description = description
+        self.readme = readme
+        self.provider = provider
+        self.tags = tags
+        self.repository = repository
+        self.runtime = runtime
+        self.metadata = metadata
+    }
+}
+
+extension PolicyPackDraft {
+    /// Where the request carries the version tag: `versionTag` (optional) on the org API,
+    /// `version` (required) on the registry API.
+    public enum TagField: Sendable {
+        case versionTag
+        case version
+
+        var key: String {
+            switch self {
+            case .versionTag: "versionTag"
+            case .version: "version"
+            }
+        }
+    }
+
+    /// Validates a whole create request and reports every problem in one error.
+    public static func parse(_ body: JSONValue, tagField: TagField) throws(RegistryError) -> PolicyPackDraft {
+        var reader = DraftReader()
+        guard let object = body.objectValue else {
+            throw RegistryError.invalid("The request body must be a JSON object describing the Policy Pack.")
+        }
+        let name = reader.name(object, "name", resource: "policypack")
+        let displayName = reader.string(object, "displayName", resource: "policypack", required: true)
+        let tag: String? =
+            switch tagField {
+            case .versionTag: reader.name(object, "versionTag", resource: "policypack", required: false)
+            case .version: reader.name(object, "version", resource: "policypack")
+            }
+        let policies = reader.policies(object["policies"])
+        let draft = PolicyPackDraft(
+            name: name ?? "",
+            displayName: displayName ?? "",
+            versionTag: tag,
+            policies: policies,
+            description: reader.string(object, "description", resource: "policypack"),
+            readme: reader.string(object, "readme", resource: "policypack"),
+            provider: reader.string(object, "provider", resource: "policypack"),
+            tags: reader.strings(object, "tags", resource: "policypack"),
+            repository: reader.string(object, "repository", resource: "policypack"),
+            runtime: reader.string(object, "runtime", resource: "policypack"),
+            metadata: reader.stringMap(object, "metadata", resource: "policypack")
+        )
+        guard reader.problems.isEmpty else {
+            throw RegistryError.invalid(
+                reader.problems.compactMap(\.customMessage).joined(separator: " "), details: reader.problems)
+        }
+        return draft
+    }
+}
+
+/// Reads fields out of untyped JSON and collects every problem instead of stopping at the first.
+private struct DraftReader {
+    var problems: [RequestErrorDetail] = []
+
+    mutating func report(_ resource: String, _ attribute: String, _ type: RequestErrorDetail.ErrorType, _ text: String)
+    {
+        problems.append(.init(resource: resource, attribute: attribute, errorType: type, customMessage: text))
+    }
+
+    mutating func string(
+        _ object: [String: JSONValue], _ key: String, resource: String, required: Bool = false
+    ) -> String? {
+        switch object[key] {
+        case .string(let value)?:
+            return value
+        case nil, .null?:
+            if required { report(resource, key, .required, "\(describe(resource, key)) is required.") }
+            return nil
+        case let other?:
+            report(resource, key, .invalid, "\(describe(resource, key)) must be a string, not \(other.typeName).")
+            return nil
+        }
+    }
+
+    mutating func name(
+        _ object: [String: JSONValue], _ key: String, resource: String, required: Bool = true
+    ) -> String? {
+        guard let value = string(object, key, resource: resource, required: required) else { return nil }
+        if !required && value.isEmpty { return nil }
+        guard NameRule.isValid(value) else {
+            report(
+                resource, key, .invalid,
+                "\(describe(resource, key)) '\(value)' is invalid: use 1 to 100 letters, digits, '.', '_' or '-'.")
+            return nil
+        }
+        return value
+    }
+
+    mutating func strings(_ object: [String: JSONValue], _ key: String, resource: String) -> [String]? {
+        switch object[key] {
+        case nil, .null?:
+            return nil
+        case .array(let items)? where items.allSatisfy({ $0.stringValue != nil }):
+            return items.compactMap(\.stringValue)
+        case _?:
+            report(resource, key, .invalid, "\(describe(resource, key)) must be an array of strings.")
+            return nil
+        }
+    }
+
+    mutating func stringMap(_ object: [String: JSONValue], _ key: String, resource: String) -> [String: String]? {
+        switch object[key] {
+        case nil, .null?:
+            return nil
+        case .object(let members)? where members.values.allSatisfy({ $0.stringValue != nil }):
+            return members.compactMapValues(\.stringValue)
+        case _?:
+            report(resource, key, .invalid, "\(describe(resource, key)) must be an object of string values.")
+            return nil
+        }
+    }
+
+    mutating func policies(_ value: JSONValue?) -> [Policy] {
+        guard let value, value != .null else {
+            report("policypack", "policies", .required, "policies is required.")
+            return []
+        }
+        guard let items = value.arrayValue else {
+            report("policypack", "policies", .invalid, "policies must be an array.")
+            return []
+        }
+        guard !items.isEmpty else {
+            report("policypack", "policies", .invalid, "Policy Pack must have at least one policy.")
+            return []
+        }
+        var policies: [Policy] = []
+        var seen: Set<String> = []
+        for (index, item) in items.enumerated() {
+            let resource = "policies[\(index)]"
+            guard let object = item.objectValue else {
+                report(resource, "", .invalid, "\(resource) must be an object.")
+                continue
+            }
+            let name = self.name(object, "name", resource: resource)
+            if let name, !seen.insert(name).inserted {
+                report(resource, "name", .alreadyExists, "Policy name '\(name)' is used more than once.")
+            }
+            let displayName = string(object, "displayName", resource: resource, required: true)
+            let description = string(object, "description", resource: resource, required: true)
+            let message = string(object, "message", resource: resource, required: true)
+            let level = enforcementLevel(object, resource: resource)
+            let severity = severity(object, resource: resource)
+            let schema = configSchema(object["configSchema"], resource: resource)
+            let framework = framework(object["framework"], resource: resource)
+            let tags = strings(object, "tags", resource: resource)
+            let remediation = string(object, "remediationSteps", resource: resource)
+            let url = string(object, "url", resource: resource)
+            guard let name, let displayName, let description, let message, let level else { continue }
+            policies.append(
+                Policy(
+                    name: name, displayName: displayName, description: description, enforcementLevel: level,
+                    message: message, configSchema: schema, severity: severity, framework: framework, tags: tags,
+                    remediationSteps: remediation, url: url))
+        }
+        return policies
+    }
+
+    mutating func enforcementLevel(_ object: [String: JSONValue], resource: String) -> EnforcementLevel? {
+        guard let raw = string(object, "enforcementLevel", resource: resource, required: true) else { return nil }
+        guard let level = EnforcementLevel(rawValue: raw) else {
+            let allowed = EnforcementLevel.allCases.map(\.rawValue).joined(separator: ", ")
+            report(
+                resource, "enforcementLevel", .invalid,
+                "\(resource).enforcementLevel '\(raw)' is not one of \(allowed).")
+            return nil
+        }
+        return level
+    }
+
+    mutating func severity(_ object: [String: JSONValue], resource: String) -> PolicySeverity? {
+        guard let raw = string(object, "severity", resource: resource), !raw.isEmpty else { return nil }
+        guard let severity = PolicySeverity(rawValue: raw) else {
+            let allowed = PolicySeverity.allCases.map(\.rawValue).joined(separator: ", ")
+            report(resource, "severity", .invalid, "\(resource).severity '\(raw)' is not one of \(allowed).")
+            return nil
+        }
+        return severity
+    }
+
+    mutating func configSchema(_ value: JSONValue?, resource: String) -> JSONValue? {
+        guard let value, value != .null else { return nil }
+        guard let schema = value.objectValue else {
+            report(resource, "configSchema", .invalid, "\(resource).configSchema must be an object.")
+            return nil
+        }
+        var valid = true
+        if schema["type"] != .string("object") {
+            report(resource, "configSchema.type", .invalid, "\(resource).configSchema.type must be \"object\".")
+            valid = false
+        }
+        if let properties = schema["properties"], properties != .null, properties.objectValue == nil {
+            report(
+                resource, "configSchema.properties", .invalid, "\(resource).configSchema.properties must be an object.")
+            valid = false
+        }
+        if let required = schema["required"], required != .null,
+            !(required.arrayValue?.allSatisfy { $0.stringValue != nil } ?? false)
+        {
+            report(
+                resource, "configSchema.required", .invalid,
+                "\(resource).configSchema.required must be an array of strings.")
+            valid = false
+        }
+        return valid ? value : nil
+    }
+
+    mutating func framework(_ value: JSONValue?, resource: String) -> ComplianceFramework? {
+        guard let value, value != .null else { return nil }
+        guard let object = value.objectValue else {
+            report(resource, "framework", .invalid, "\(resource).framework must be an object.")
+            return nil
+        }
+        let scope = "\(resource).framework"
+        return ComplianceFramework(
+            name: string(object, "name", resource: scope),
+            version: string(object, "version", resource: scope),
+            reference: string(object, "reference", resource: scope),
+            specification: string(object, "specification", resource: scope))
+    }
+
+    private func describe(_ resource: String, _ key: String) -> String {
+        resource == "policypack" ? key : "\(resource).\(key)"
+    }
+}

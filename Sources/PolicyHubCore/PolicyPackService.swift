@@ -1,0 +1,216 @@
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import PackArchive
+
+/// Limits and links that shape publishing.
+public struct PublishSettings: Sendable {
+    /// Absolute base URL clients reach this server at, without a trailing slash.
+    public var publicURL: String
+    public var uploadLinkLifetime: TimeInterval
+    public var maxArchiveBytes: Int64
+    public var archiveLimits: ArchiveLimits
+
+    public init(
+        publicURL: String, uploadLinkLifetime: TimeInterval = 3600, maxArchiveBytes: Int64 = 100 << 20,
+        archiveLimits: ArchiveLimits = .init()
+    ) {
+        var url = publicURL
+        while url.hasSuffix("/") { url.removeLast() }
+        self.publicURL = url
+        self.uploadLinkLifetime = uploadLinkLifetime
+        self.maxArchiveBytes = maxArchiveBytes
+        self.archiveLimits = archiveLimits
+    }
+}
+
+/// The answer to a create: the pending version and where to upload its archive.
+public struct PublishTicket: Hashable, Sendable {
+    public var version: PackVersion
+    public var upload: UploadTarget
+}
+
+/// Publishing, reading and deleting policy pack versions: the two-phase publish of the OCI registry
+/// (create, upload, complete) with Pulumi's rules.
+public struct PolicyPackService: Sendable {
+    let store: any MetadataStore
+    let blobs: any BlobStore
+    let signer: UploadSigner
+    let settings: PublishSettings
+    let clock: WallClock
+    let logger: Logger
+
+    public init(
+        store: any MetadataStore, blobs: any BlobStore, signer: UploadSigner, settings: PublishSettings,
+        clock: WallClock = .system, logger: Logger = Logger(label: "policyhub.packs")
+    ) {
+        self.store = store
+        self.blobs = blobs
+        self.signer = signer
+        self.settings = settings
+        self.clock = clock
+        self.logger = logger
+    }
+
+    // MARK: Publishing
+
+    public func create(
+        organization: String, body: JSONValue, tagField: PolicyPackDraft.TagField = .versionTag, caller: Principal
+    ) async throws -> PublishTicket {
+        try NameRule.validate(organization, field: "orgName")
+        try caller.authorize(organization, needs: .admin, to: "publish Policy Packs")
+        let draft = try PolicyPackDraft.parse(body, tagField: tagField)
+        let now = clock.now()
+        let version = try await store.beginVersion(organization: organization, draft: draft, at: now)
+        let grant = UploadGrant(
+            versionID: version.id, organization: organization, pack: draft.name, version: version.version,
+            expires: Int64((now.timeIntervalSince1970 + settings.uploadLinkLifetime).rounded(.down)))
+        let target = UploadTarget(
+            url: "\(settings.publicURL)/api/uploads/\(signer.token(for: grant))",
+            requiredHeaders: ["Content-Type": "application/octet-stream"])
+        logger.info(
+            "created pending version",
+            metadata: ["org": "\(organization)", "pack": "\(draft.name)", "version": "\(version.version)"])
+        return PublishTicket(version: version, upload: target)
+    }
+
+    /// Receives an archive through a signed upload link. Each upload goes to a fresh key, so bytes that a
+    /// completed version points at are never overwritten.
+    @discardableResult
+    public func receiveUpload<Body: AsyncSequence & Sendable>(
+        token: String, body: Body, declaredLength: Int64?
+    ) async throws -> StoredBlob where Body.Element == ByteBuffer {
+        let grant = try signer.verify(token, at: clock.now())
+        guard let version = try await store.version(id: grant.versionID),
+            version.organization == grant.organization, version.name == grant.pack, version.version == grant.version
+        else { throw RegistryError(.notFound, "This Policy Pack version no longer exists.") }
+        guard version.status == .pending else {
+            throw RegistryError.uploadToCompletedVersion(version.name, version.version)
+        }
+        if let declaredLength, declaredLength > settings.maxArchiveBytes {
+            throw RegistryError.archiveTooLarge(limit: settings.maxArchiveBytes)
+        }
+        let key = "policypacks/\(version.packID)/\(version.id)/\(UUID().uuidString.lowercased()).tgz"
+        let blob = try await blobs.write(key: key, body: body, maxBytes: settings.maxArchiveBytes)
+        do {
+            guard blob.size > 0 else { throw RegistryError.invalid("The upload body is empty: send the .tgz archive.") }
+            if let replaced = try await store.recordUpload(versionID: version.id, archive: blob, at: clock.now()) {
+                try? await blobs.delete(key: replaced.key)
+            }
+        } catch {
+            try? await blobs.delete(key: key)
+            throw error
+        }
+        logger.info("received archive", metadata: ["version": "\(version.id)", "bytes": "\(blob.size)"])
+        return blob
+    }
+
+    /// Makes a pending version visible once its archive has arrived and is a valid pack.
+    public func complete(
+        organization: String, pack: String, reference: String, caller: Principal, operationID: String? = nil
+    ) async throws {
+        try validate(organization: organization, pack: pack)
+        try caller.authorize(organization, needs: .admin, to: "publish Policy Packs")
+        let version = try await store.version(organization: organization, pack: pack, reference: reference)
+        if let operationID, operationID != version.id {
+            throw RegistryError(.notFound, "Publish operation not found")
+        }
+        guard version.status == .pending else { throw RegistryError.alreadyComplete }
+        guard let archive = version.archive else { throw RegistryError.uploadMissing }
+        let verified = try await verify(archive)
+        try await store.completeVersion(versionID: version.id, archive: verified, at: clock.now())
+        logger.info(
+            "completed version",
+            metadata: ["org": "\(organization)", "pack": "\(pack)", "version": "\(version.version)"])
+    }
+
+    /// Reads the archive once: checks it is a safe pack archive and measures its digest and size.
+    func verify(_ archive: StoredBlob) async throws -> StoredBlob {
+        var inspector = try PackArchiveInspector(limits: settings.archiveLimits)
+        var hasher = SHA256()
+        var size: Int64 = 0
+        do {
+            try await blobs.read(key: archive.key, range: nil) { buffer in
+                try buffer.withUnsafeReadableBytes { bytes in
+                    hasher.update(bufferPointer: bytes)
+                    try inspector.consume(bytes)
+                }
+                size += Int64(buffer.readableBytes)
+            }
+            _ = try inspector.finish()
+        } catch let problem as ArchiveProblem {
+            throw RegistryError.invalidArchive(problem.description)
+        } catch let error as RegistryError where error.kind == .notFound {
+            throw RegistryError.uploadMissing
+        }
+        return StoredBlob(key: archive.key, size: size, sha256: hasher.finalize().hexString)
+    }
+
+    // MARK: Reading
+
+    public func list(organization: String, name: String?, caller: Principal) async throws -> [PackSummary] {
+        try NameRule.validate(organization, field: "orgName")
+        if let name { try NameRule.validate(name, field: "policypack") }
+        try caller.authorize(organization, needs: .member, to: "list Policy Packs")
+        return try await store.listPacks(organization: organization, name: name)
+    }
+
+    /// A completed version; pending ones are refused because they may still change.
+    public func completedVersion(
+        organization: String, pack: String, reference: String, caller: Principal
+    ) async throws -> PackVersion {
+        try validate(organization: organization, pack: pack)
+        try caller.authorize(organization, needs: .member, to: "read Policy Packs")
+        let version = try await store.version(organization: organization, pack: pack, reference: reference)
+        guard version.status == .complete else { throw RegistryError.incompleteVersion }
+        return version
+    }
+
+    /// `{policy name: config schema}` for the policies that declare one.
+    public func configSchemas(
+        organization: String, pack: String, reference: String, caller: Principal
+    ) async throws -> [String: JSONValue] {
+        let version = try await completedVersion(
+            organization: organization, pack: pack, reference: reference, caller: caller)
+        var schemas: [String: JSONValue] = [:]
+        for policy in version.draft.policies {
+            if let schema = policy.configSchema { schemas[policy.name] = schema }
+        }
+        return schemas
+    }
+
+    // MARK: Deleting
+
+    public func deletePack(organization: String, pack: String, caller: Principal) async throws {
+        try validate(organization: organization, pack: pack)
+        try caller.authorize(organization, needs: .admin, to: "delete Policy Packs")
+        let keys = try await store.deletePack(organization: organization, name: pack)
+        await deleteBlobs(keys)
+        logger.info("deleted pack", metadata: ["org": "\(organization)", "pack": "\(pack)"])
+    }
+
+    public func deleteVersion(organization: String, pack: String, reference: String, caller: Principal) async throws {
+        try validate(organization: organization, pack: pack)
+        try caller.authorize(organization, needs: .admin, to: "delete Policy Packs")
+        let version = try await store.version(organization: organization, pack: pack, reference: reference)
+        let key = try await store.deleteVersion(id: version.id)
+        await deleteBlobs(key.map { [$0] } ?? [])
+        logger.info(
+            "deleted version", metadata: ["org": "\(organization)", "pack": "\(pack)", "version": "\(version.version)"])
+    }
+
+    /// Metadata is deleted first, so a failure here leaves only unreferenced archives, which the sweep removes.
+    private func deleteBlobs(_ keys: [String]) async {
+        for key in keys {
+            do { try await blobs.delete(key: key) } catch {
+                logger.warning("could not delete archive", metadata: ["key": "\(key)", "error": "\(error)"])
+            }
+        }
+    }
+
+    private func validate(organization: String, pack: String) throws(RegistryError) {
+        try NameRule.validate(organization, field: "orgName")
+        try NameRule.validate(pack, field: "policyPackName")
+    }
+}

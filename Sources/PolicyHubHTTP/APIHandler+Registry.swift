@@ -1,0 +1,101 @@
+import OpenAPIRuntime
+import PolicyHubAPI
+import PolicyHubCore
+
+extension APIHandler {
+    func getOrgRegistryPolicyPack(
+        _ input: Operations.GetOrgRegistryPolicyPack.Input
+    ) async throws -> Operations.GetOrgRegistryPolicyPack.Output {
+        let entry = try await registry.orgPack(
+            organization: input.path.orgName, pack: input.path.policyPackName, tag: input.query.tag,
+            caller: try RequestInfo.caller())
+        return .ok(.init(body: .json(.init(policyPack: .init(entry)))))
+    }
+
+    func listRegistryPolicyPacks(
+        _ input: Operations.ListRegistryPolicyPacks.Input
+    ) async throws -> Operations.ListRegistryPolicyPacks.Output {
+        guard let organization = input.query.orgLogin, !organization.isEmpty else {
+            throw RegistryError.invalid(
+                "orgLogin is required.",
+                details: [.init(resource: "request", attribute: "orgLogin", errorType: .required)])
+        }
+        let page = try await registry.list(
+            organization: organization, access: try RegistryAccess(parsing: input.query.access, default: .available),
+            packIDs: nil, continuationToken: input.query.continuationToken, caller: RequestInfo.current.principal)
+        return .ok(.init(body: .json(.init(page))))
+    }
+
+    func listRegistryPolicyPacksPost(
+        _ input: Operations.ListRegistryPolicyPacksPost.Input
+    ) async throws -> Operations.ListRegistryPolicyPacksPost.Output {
+        var request = Components.Schemas.ListRegistryPolicyPacksRequest()
+        if case .json(let body)? = input.body { request = body }
+        let organization = request.orgLogin.flatMap { $0.isEmpty ? nil : $0 }
+        let page = try await registry.list(
+            organization: organization, access: try RegistryAccess(parsing: request.access, default: .enabled),
+            packIDs: request.ids, continuationToken: input.query.continuationToken ?? request.continuationToken,
+            caller: RequestInfo.current.principal)
+        return .ok(.init(body: .json(.init(page))))
+    }
+
+    func deleteRegistryPolicyPack(
+        _ input: Operations.DeleteRegistryPolicyPack.Input
+    ) async throws -> Operations.DeleteRegistryPolicyPack.Output {
+        try await registry.delete(
+            source: input.path.source, publisher: input.path.publisher, name: input.path.name,
+            caller: try RequestInfo.caller())
+        return .noContent(.init())
+    }
+
+    func listRegistryPolicyPackVersions(
+        _ input: Operations.ListRegistryPolicyPackVersions.Input
+    ) async throws -> Operations.ListRegistryPolicyPackVersions.Output {
+        let page = try await registry.versions(
+            source: input.path.source, publisher: input.path.publisher, name: input.path.name,
+            continuationToken: input.query.continuationToken, caller: try RequestInfo.caller())
+        return .ok(.init(body: .json(.init(page))))
+    }
+
+    func publishRegistryPolicyPackVersion(
+        _ input: Operations.PublishRegistryPolicyPackVersion.Input
+    ) async throws -> Operations.PublishRegistryPolicyPackVersion.Output {
+        guard case .json(let body) = input.body else { throw RegistryError.invalid("The body must be JSON.") }
+        let ticket = try await registry.publish(
+            source: input.path.source, publisher: input.path.publisher, name: input.path.name, body: body,
+            caller: try RequestInfo.caller())
+        let response = Components.Schemas.PublishPolicyPackVersionResponse(
+            operationID: ticket.version.id, version: ticket.version.label, uploadURI: ticket.upload.url,
+            requiredHeaders: .init(additionalProperties: ticket.upload.requiredHeaders))
+        return .created(.init(body: .json(response)))
+    }
+
+    func getRegistryPolicyPackVersion(
+        _ input: Operations.GetRegistryPolicyPackVersion.Input
+    ) async throws -> Operations.GetRegistryPolicyPackVersion.Output {
+        let entry = try await registry.version(
+            source: input.path.source, publisher: input.path.publisher, name: input.path.name,
+            version: input.path.version, caller: try RequestInfo.caller())
+        return .ok(.init(body: .json(.init(policyPack: .init(entry)))))
+    }
+
+    func deleteRegistryPolicyPackVersion(
+        _ input: Operations.DeleteRegistryPolicyPackVersion.Input
+    ) async throws -> Operations.DeleteRegistryPolicyPackVersion.Output {
+        try await registry.deleteVersion(
+            source: input.path.source, publisher: input.path.publisher, name: input.path.name,
+            version: input.path.version, caller: try RequestInfo.caller())
+        return .noContent(.init())
+    }
+
+    func completeRegistryPolicyPackVersion(
+        _ input: Operations.CompleteRegistryPolicyPackVersion.Input
+    ) async throws -> Operations.CompleteRegistryPolicyPackVersion.Output {
+        var operationID: String?
+        if case .json(let body)? = input.body { operationID = body.operationID }
+        try await registry.complete(
+            source: input.path.source, publisher: input.path.publisher, name: input.path.name,
+            version: input.path.version, operationID: operationID, caller: try RequestInfo.caller())
+        return .noContent(.init())
+    }
+}

@@ -1,0 +1,47 @@
+import Hummingbird
+import Logging
+import OpenAPIHummingbird
+import OpenAPIRuntime
+import PolicyHubAPI
+import PolicyHubCore
+
+/// The domain services a server runs on.
+public struct PolicyHubServices: Sendable {
+    public var identity: IdentityService
+    public var packs: PolicyPackService
+    public var registry: RegistryService
+
+    public init(identity: IdentityService, packs: PolicyPackService, registry: RegistryService) {
+        self.identity = identity
+        self.packs = packs
+        self.registry = registry
+    }
+}
+
+/// Every route: the generated API plus the hand-written transfer and operations routes.
+public func buildRouter(_ services: PolicyHubServices) throws -> Router<BasicRequestContext> {
+    let router = Router()
+    router.add(middleware: RoutingErrorMiddleware())
+    let handler = APIHandler(identity: services.identity, packs: services.packs, registry: services.registry)
+    try handler.registerHandlers(
+        on: router, configuration: .init(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]),
+        middlewares: [JSONBodyMiddleware(maxBytes: 1 << 20)])
+    TransferRoutes(packs: services.packs).register(on: router)
+    OperationsRoutes().register(on: router)
+    return router
+}
+
+/// The HTTP server, ready to run (tests call the same builder).
+public func buildApplication(
+    _ services: PolicyHubServices, host: String, port: Int, logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) throws -> some ApplicationProtocol {
+    let router = try buildRouter(services)
+    let routes = RouteTable(router.routes.map { ($0.path.description, $0.method) })
+    let responder = EdgeResponder(inner: router.buildResponder(), identity: services.identity, routes: routes)
+    return Application(
+        responder: responder,
+        configuration: .init(address: .hostname(host, port: port), serverName: "PolicyHub"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+        logger: logger)
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import BlobStoreFileSystem
+import Foundation
+import Hummingbird
+import Logging
+import MetadataStoreSQL
+import PolicyHubCore
+import PolicyHubHTTP
+import UnixSignals
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the PolicyHub server.")
+
+    @Option(help: "Address to listen on (env POLICYHUB_HOST).") var host: String?
+    @Option(help: "Port to listen on (env POLICYHUB_PORT).") var port: Int?
+    @OptionGroup var store: StoreOptions
+    @Option(help: "URL clients reach this server at; default http://<host>:<port> (env POLICYHUB_PUBLIC_URL).")
+    var publicURL: String?
+    @Option(
+        help: "Archive storage: a directory path or file:PATH; default <data-dir>/blobs (env POLICYHUB_BLOB_STORE_URL)."
+    )
+    var blobStoreURL: String?
+    @Option(help: "Seconds an upload link stays valid (env POLICYHUB_UPLOAD_URL_TTL).") var uploadURLTTL: Int?
+    @Option(help: "Largest accepted archive in bytes (env POLICYHUB_MAX_ARCHIVE_BYTES).") var maxArchiveBytes: Int64?
+    @Option(help: "trace, debug, info, notice, warning or error (env POLICYHUB_LOG_LEVEL).") var logLevel: String?
+
+    func run() async throws {
+        let host = Environment.value(host, "POLICYHUB_HOST") ?? "127.0.0.1"
+        let port = try Self.integer(port.map(String.init), "POLICYHUB_PORT", "--port") ?? 8080
+        let publicURL = Environment.value(publicURL, "POLICYHUB_PUBLIC_URL") ?? "http://\(host):\(port)"
+        let ttl =
+            try Self.integer(uploadURLTTL.map(String.init), "POLICYHUB_UPLOAD_URL_TTL", "--upload-url-ttl") ?? 3600
+        let maxBytes =
+            try Self.integer(maxArchiveBytes.map(String.init), "POLICYHUB_MAX_ARCHIVE_BYTES", "--max-archive-bytes")
+            ?? (100 << 20)
+        let logger = {
+            var logger = Logger(label: "policyhub")
+            logger.logLevel =
+                Logger.Level(rawValue: Environment.value(logLevel, "POLICYHUB_LOG_LEVEL") ?? "info") ?? .info
+            return logger
+        }()
+
+        let metadata = try await store.openMetadataStore()
+        let blobs = try FileSystemBlobStore(root: try blobRoot())
+        let identity = IdentityService(store: metadata)
+        let settings = PublishSettings(
+            publicURL: publicURL, uploadLinkLifetime: TimeInterval(ttl), maxArchiveBytes: Int64(maxBytes))
+        let packs = PolicyPackService(
+            store: metadata, blobs: blobs, signer: UploadSigner(key: try await metadata.signingKey()),
+            settings: settings, logger: logger)
+        let services = PolicyHubServices(
+            identity: identity, packs: packs, registry: RegistryService(store: metadata, packs: packs))
+
+        if let token = try await identity.bootstrap() {
+            try announce(initialToken: token, publicURL: settings.publicURL)
+        }
+        let app = try buildApplication(services, host: host, port: port, logger: logger) { actualPort in
+            logger.info("PolicyHub is listening", metadata: ["url": "\(publicURL)", "port": "\(actualPort)"])
+        }
+        do {
+            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        } catch {
+            try? await metadata.shutdown()
+            throw error
+        }
+        try await metadata.shutdown()
+    }
+
+    private func blobRoot() throws -> URL {
+        guard let url = Environment.value(blobStoreURL, "POLICYHUB_BLOB_STORE_URL") else {
+            return store.resolvedDataDir.appendingPathComponent("blobs", isDirectory: true)
+        }
+        for prefix in ["file://", "file:"] where url.hasPrefix(prefix) {
+            return URL(fileURLWithPath: String(url.dropFirst(prefix.count)), isDirectory: true)
+        }
+        guard !url.contains("://") else {
+            throw ValidationError("Unsupported --blob-store-url '\(url)': this build stores archives in a directory.")
+        }
+        return URL(fileURLWithPath: url, isDirectory: true)
+    }
+
+    /// The first start prints the admin token once and keeps a copy only the owner can read.
+    private func announce(initialToken token: String, publicURL: String) throws {
+        let file = store.resolvedDataDir.appendingPathComponent("initial-admin-token")
+        FileManager.default.createFile(
+            atPath: file.path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        let message = """
+            Created user 'admin', organization 'default' and an access token for them:
+
+                \(token)
+
+            It is also in \(file.path) (readable only by you). Log in with:
+
+                PULUMI_ACCESS_TOKEN=\(token) pulumi login \(publicURL)
+
+
+            """
+        // Written unbuffered, so it shows at once even when stdout is a file.
+        FileHandle.standardOutput.write(Data(message.utf8))
+    }
+
+    static func integer<T: FixedWidthInteger>(_ flag: String?, _ variable: String, _ name: String) throws -> T? {
+        guard let text = Environment.value(flag, variable) else { return nil }
+        guard let value = T(text), value >= 0 else { throw ValidationError("\(name) must be a non-negative integer.") }
+        return value
+    }
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import BlobStoreFileSystem
+import Foundation
+import MetadataStoreSQL
+import PolicyHubCore
+
+/// Where the data lives: shared by `serve` and the admin commands. Each flag also reads an environment variable.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "Directory for the embedded database and archives (env POLICYHUB_DATA_DIR).")
+    var dataDir: String?
+
+    @Option(help: "Metadata database: sqlite:PATH (default <data-dir>/policyhub.sqlite) (env POLICYHUB_DATABASE_URL).")
+    var databaseURL: String?
+
+    var resolvedDataDir: URL {
+        URL(fileURLWithPath: Environment.value(dataDir, "POLICYHUB_DATA_DIR") ?? "./.policyhub", isDirectory: true)
+    }
+
+    /// Opens the metadata store, creating the data directory and schema as needed.
+    func openMetadataStore() async throws -> SQLMetadataStore {
+        let directory = resolvedDataDir
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let url = Environment.value(databaseURL, "POLICYHUB_DATABASE_URL")
+        let path = try Self.sqlitePath(url) ?? directory.appendingPathComponent("policyhub.sqlite").path
+        return try await SQLMetadataStore.open(SQLiteBackend(path: path))
+    }
+
+    /// `sqlite:PATH`, `sqlite://PATH` or `file:PATH`; nil for the default.
+    static func sqlitePath(_ url: String?) throws -> String? {
+        guard let url, !url.isEmpty else { return nil }
+        for prefix in ["sqlite://", "sqlite:", "file://", "file:"] where url.hasPrefix(prefix) {
+            return String(url.dropFirst(prefix.count))
+        }
+        throw ValidationError(
+            "Unsupported --database-url '\(Environment.redacted(url))': this build stores metadata in SQLite (sqlite:PATH)."
+        )
+    }
+}
+
+enum Environment {
+    /// The flag's value, else the environment variable's.
+    static func value(_ flag: String?, _ variable: String) -> String? {
+        if let flag { return flag }
+        if let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty { return value }
+        return nil
+    }
+
+    /// A URL without its password, safe to print.
+    static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "***"
+        return components.string ?? url
+    }
+}
+
+/// Prints one line on stderr and exits non-zero: the admin commands' way of failing.
+func fail(_ error: any Error) -> ExitCode {
+    let message = (error as? RegistryError)?.message ?? String(describing: error)
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    return ExitCode.failure
+}

@@ -1,0 +1,101 @@
+import BlobStoreFileSystem
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import MetadataStoreSQL
+import PolicyHubCore
+import PolicyHubHTTP
+import Synchronization
+
+/// A clock tests can move forward.
+final class TestClock: Sendable {
+    private let current = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
+
+    var wallClock: WallClock { WallClock { self.current.withLock { $0 } } }
+
+    func advance(by seconds: TimeInterval) { current.withLock { $0 += seconds } }
+}
+
+/// A whole server on real parts: a SQLite file and archive files in a temporary directory, served over loopback HTTP.
+struct TestServer: Sendable {
+    static let publicURL = "http://policyhub.test:8080"
+
+    let directory: URL
+    let store: SQLMetadataStore
+    let blobs: FileSystemBlobStore
+    let identity: IdentityService
+    let services: PolicyHubServices
+    let clock: TestClock
+    let adminToken: String
+
+    /// Runs `body` against a fresh server and removes everything afterwards.
+    static func with<T: Sendable>(
+        maxArchiveBytes: Int64 = 100 << 20, uploadLinkLifetime: TimeInterval = 3600,
+        _ body: @Sendable (TestServer, APIClient) async throws -> T
+    ) async throws -> T {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "policyhub-test-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try await SQLMetadataStore.open(
+            SQLiteBackend(path: directory.appendingPathComponent("policyhub.sqlite").path))
+        let blobs = try FileSystemBlobStore(root: directory.appendingPathComponent("blobs"))
+        let clock = TestClock()
+        let identity = IdentityService(store: store, clock: clock.wallClock)
+        let quietLogger = Self.quietLogger
+        let packs = PolicyPackService(
+            store: store, blobs: blobs, signer: UploadSigner(key: try await store.signingKey()),
+            settings: PublishSettings(
+                publicURL: publicURL, uploadLinkLifetime: uploadLinkLifetime, maxArchiveBytes: maxArchiveBytes),
+            clock: clock.wallClock, logger: quietLogger)
+        let services = PolicyHubServices(
+            identity: identity, packs: packs, registry: RegistryService(store: store, packs: packs))
+        guard let adminToken = try await identity.bootstrap() else { throw TestFailure("bootstrap did nothing") }
+        let server = TestServer(
+            directory: directory, store: store, blobs: blobs, identity: identity, services: services, clock: clock,
+            adminToken: adminToken)
+        let app = try buildApplication(services, host: "127.0.0.1", port: 0, logger: quietLogger)
+        do {
+            let result = try await app.test(.live) { client in
+                try await body(server, APIClient(client: client))
+            }
+            try await store.shutdown()
+            return result
+        } catch {
+            try? await store.shutdown()
+            throw error
+        }
+    }
+
+    static var quietLogger: Logger {
+        var logger = Logger(label: "policyhub-test")
+        logger.logLevel = .warning
+        return logger
+    }
+
+    /// Creates a user with a token, optionally as a member of `organization`.
+    func makeUser(_ login: String, in organization: String? = nil, role: Role = .member) async throws -> String {
+        try await identity.createUser(login)
+        if let organization { try await identity.addMember(organization: organization, login: login, role: role) }
+        return try await identity.createToken(login: login)
+    }
+
+    /// The archive files under the blob root, ignoring the incoming area.
+    func storedArchives() throws -> [String] {
+        let root = directory.appendingPathComponent("blobs")
+        let enumerator = FileManager.default.enumerator(atPath: root.path)
+        var files: [String] = []
+        while let path = enumerator?.nextObject() as? String {
+            if path.hasSuffix(".tgz") && !path.hasPrefix(".incoming") { files.append(path) }
+        }
+        return files.sorted()
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) { self.description = description }
+}

@@ -103,6 +103,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "PolicyHubCoreTests",
+            dependencies: ["PolicyHubCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "PolicyHubTests",
             dependencies: [
                 "policyhub",

@@ -45,7 +45,7 @@ public struct JSONSchemaValidator: Sendable {
 
 extension JSONSchemaValidator {
     /// Applies one (sub)schema to one instance node and, through `properties` and `items`, to its children.
-    fileprivate static func check(
+    private static func check(
         _ instance: JSONValue, against schema: JSONValue, at pointer: Pointer,
         into violations: inout [SchemaViolation]
     ) {
@@ -196,15 +196,19 @@ extension JSONSchemaValidator {
 
     /// `enum` and `const`, which apply to every type.
     private static func valueViolations(_ instance: JSONValue, _ keywords: [String: JSONValue]) -> [String] {
+        let allowed = keywords["enum"]?.arrayValue
+        // `const: null` is a real constraint, distinct from no `const` at all.
+        let constant = keywords["const"]
+        // Canonicalising copies the whole subtree, so only pay for it when it is needed.
+        guard allowed != nil || constant != nil else { return [] }
         var messages: [String] = []
         let value = Equality.canonical(instance)
-        if case .array(let allowed)? = keywords["enum"], !allowed.contains(where: { Equality.canonical($0) == value }) {
+        if let allowed, !allowed.contains(where: { Equality.canonical($0) == value }) {
             // An empty enum admits nothing; "must be one of" followed by nothing would read oddly.
             messages.append(
                 allowed.isEmpty ? "is not allowed" : "must be one of " + allowed.map(render).joined(separator: ", "))
         }
-        // `const: null` is a real constraint, distinct from no `const` at all.
-        if let expected = keywords["const"], Equality.canonical(expected) != value {
+        if let expected = constant, Equality.canonical(expected) != value {
             messages.append("must be equal to \(render(expected))")
         }
         return messages
@@ -389,7 +393,7 @@ extension JSONSchemaValidator {
         }
     }
 
-    /// A schema `pattern`: an ECMA-262 regular expression that may match anywhere in the string.
+    /// A schema `pattern`, compiled by ICU (close to ECMA-262), which may match anywhere in the string.
     fileprivate struct Pattern {
         private let expression: NSRegularExpression
 

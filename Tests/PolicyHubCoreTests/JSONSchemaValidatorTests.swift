@@ -346,6 +346,20 @@ struct JSONSchemaValidatorTests {
             violations(bucketPolicySchema, [:]) == [SchemaViolation(pointer: "/allowedAcls", message: "is required")])
     }
 
+    @Test func theSchemaAndConfigCanArriveAsJSONText() throws {
+        let schemaText = """
+            {"type":"object","properties":{"allowedAcls":{"type":"array","items":{"type":"string",\
+            "enum":["private","public-read"]},"minItems":1,"uniqueItems":true},"maxSize":{"type":"integer",\
+            "minimum":1,"maximum":100,"default":10}},"required":["allowedAcls"]}
+            """
+        let schema = try JSONValue(jsonText: schemaText)
+        #expect(schema == bucketPolicySchema)
+        let validator = JSONSchemaValidator(schema: schema)
+        #expect(validator.validate(try JSONValue(jsonText: #"{"allowedAcls":["private"],"maxSize":1.0}"#)) == [])
+        let config = try JSONValue(jsonText: #"{"allowedAcls":["private",7],"maxSize":1e3,"x":{}}"#)
+        #expect(validator.validate(config).map(\.pointer) == ["/allowedAcls/1", "/maxSize"])
+    }
+
     @Test func severalViolationsAtOneNodeAreAllReported() {
         let schema: JSONValue = ["type": "string", "minLength": 3, "pattern": "^[a-z]+$", "enum": ["abc"]]
         #expect(

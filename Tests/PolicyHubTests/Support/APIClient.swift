@@ -22,8 +22,27 @@ struct APIResponse {
 
 /// Sends requests the way the Pulumi CLI does: `Authorization: token ...`, `Accept: application/vnd.pulumi+9`,
 /// and `Content-Type: application/json` on every request, with or without a body.
-struct APIClient {
-    let client: any TestClientProtocol
+struct APIClient: Sendable {
+    typealias Transport = @Sendable (String, HTTPRequest.Method, HTTPFields, ByteBuffer?) async throws -> APIResponse
+
+    let transport: Transport
+
+    /// Through HummingbirdTesting's client of an in-process application.
+    init(client: any TestClientProtocol) {
+        transport = { uri, method, headers, body in
+            let response = try await client.execute(uri: uri, method: method, headers: headers, body: body)
+            return APIResponse(status: response.status, headers: response.headers, body: response.body)
+        }
+    }
+
+    /// Through a plain HTTP/1.1 connection to a server in another process.
+    init(client: TestClient) {
+        transport = { uri, method, headers, body in
+            let response = try await client.execute(
+                .init(uri, method: method, authority: "127.0.0.1", headers: headers, body: body))
+            return APIResponse(status: response.status, headers: response.headers, body: response.body ?? ByteBuffer())
+        }
+    }
 
     static let cliHeaders: HTTPFields = [
         .accept: "application/vnd.pulumi+9", .contentType: "application/json", .acceptEncoding: "gzip",
@@ -44,8 +63,12 @@ struct APIClient {
     func raw(_ method: HTTPRequest.Method, _ path: String, headers: HTTPFields, body: ByteBuffer?) async throws
         -> APIResponse
     {
-        let response = try await client.execute(uri: path, method: method, headers: headers, body: body)
-        return APIResponse(status: response.status, headers: response.headers, body: response.body)
+        var headers = headers
+        // Go's HTTP client, like the CLI, always states the length of a POST, PUT or PATCH body.
+        if [.post, .put, .patch].contains(method) && headers[.contentLength] == nil {
+            headers[.contentLength] = String(body?.readableBytes ?? 0)
+        }
+        return try await transport(path, method, headers, body)
     }
 
     /// The CLI's upload: a PUT to the upload URI with the required headers and no Authorization.

@@ -1,0 +1,114 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The built `policyhub` executable, run as a separate process.
+enum PolicyHubBinary {
+    /// Next to the test bundle in the build directory.
+    static var url: URL {
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        return executable.deletingLastPathComponent().appendingPathComponent("policyhub")
+    }
+
+    /// Runs a command to completion.
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (
+        status: Int32, stdout: String, stderr: String
+    ) {
+        let process = Process()
+        process.executableURL = url
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (
+            process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self)
+        )
+    }
+
+    /// A port nothing listens on right now.
+    static func freePort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw TestFailure("socket failed") }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+                bind(descriptor, socketAddress, length) == 0 && getsockname(descriptor, socketAddress, &length) == 0
+            }
+        }
+        guard bound else { throw TestFailure("bind failed") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// `policyhub serve` in the background on a free port, with its output in files.
+// Process is thread-safe for what is used here (isRunning, terminate, terminationStatus).
+final class ServerProcess: @unchecked Sendable {
+    let process: Process
+    let port: Int
+    let dataDir: URL
+    let stdoutFile: URL
+
+    init(dataDir: URL, extraArguments: [String] = []) throws {
+        self.dataDir = dataDir
+        self.port = try PolicyHubBinary.freePort()
+        try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
+        stdoutFile = dataDir.appendingPathComponent("../serve-\(port).out").standardized
+        FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
+        process = Process()
+        process.executableURL = PolicyHubBinary.url
+        process.arguments = ["serve", "--data-dir", dataDir.path, "--port", String(port)] + extraArguments
+        process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var output: String { (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? "" }
+
+    /// Waits until `/healthz` answers 200.
+    func waitUntilReady(timeout: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard process.isRunning else { throw TestFailure("policyhub serve exited: \(output)") }
+            let ready = try? await withClient { client in
+                try await client.send(.get, "/healthz", token: nil).status == .ok
+            }
+            if ready == true { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestFailure("policyhub serve did not become ready")
+    }
+
+    func withClient<T: Sendable>(_ body: @escaping @Sendable (APIClient) async throws -> T) async throws -> T {
+        try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+            try await body(APIClient(client: client))
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    func terminate(timeout: Duration = .seconds(15)) async throws -> Int32 {
+        process.terminate()
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        guard !process.isRunning else {
+            kill(process.processIdentifier, SIGKILL)
+            throw TestFailure("policyhub serve ignored SIGTERM")
+        }
+        return process.terminationStatus
+    }
+}

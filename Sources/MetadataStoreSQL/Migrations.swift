@@ -87,6 +87,48 @@ enum Migrations {
                 "CREATE INDEX policy_pack_versions_by_status ON policy_pack_versions (status, created_at)",
                 "CREATE INDEX policy_pack_versions_by_archive ON policy_pack_versions (archive_key)",
             ]),
+        Migration(
+            version: 3, name: "M0003_CreatePolicyGroups",
+            statements: [
+                """
+                CREATE TABLE policy_groups (
+                    id TEXT PRIMARY KEY,
+                    organization_id TEXT NOT NULL REFERENCES organizations (id),
+                    name TEXT NOT NULL,
+                    is_org_default BIGINT NOT NULL,
+                    mode TEXT NOT NULL,
+                    agent_pool_id TEXT NULL,
+                    created_at BIGINT NOT NULL,
+                    UNIQUE (organization_id, name)
+                )
+                """,
+                """
+                CREATE TABLE policy_group_stacks (
+                    group_id TEXT NOT NULL REFERENCES policy_groups (id),
+                    project TEXT NOT NULL,
+                    stack TEXT NOT NULL,
+                    PRIMARY KEY (group_id, project, stack)
+                )
+                """,
+                "CREATE INDEX policy_group_stacks_by_stack ON policy_group_stacks (stack, project)",
+                """
+                CREATE TABLE policy_group_packs (
+                    group_id TEXT NOT NULL REFERENCES policy_groups (id),
+                    pack_id TEXT NOT NULL REFERENCES policy_packs (id),
+                    version_id TEXT NOT NULL REFERENCES policy_pack_versions (id),
+                    config TEXT NULL,
+                    PRIMARY KEY (group_id, pack_id)
+                )
+                """,
+                "CREATE INDEX policy_group_packs_by_version ON policy_group_packs (version_id)",
+                "CREATE INDEX policy_group_packs_by_pack ON policy_group_packs (pack_id)",
+                // Every organization has a default group; later ones get it when they are created.
+                """
+                INSERT INTO policy_groups (id, organization_id, name, is_org_default, mode, agent_pool_id, created_at)
+                SELECT 'default-' || id, id, 'default-policy-group', 1, 'preventative', NULL, created_at
+                FROM organizations
+                """,
+            ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction.

@@ -162,6 +162,13 @@ extension SQLMetadataStore {
             VALUES (\(bind: id), \(bind: login), \(bind: personalUserID), \(bind: time.milliseconds))
             """
         ).run()
+        try await database.raw(
+            """
+            INSERT INTO policy_groups (id, organization_id, name, is_org_default, mode, agent_pool_id, created_at)
+            VALUES (\(bind: "default-" + id), \(bind: id), \(bind: PolicyGroup.defaultName), 1, 'preventative', NULL,
+                    \(bind: time.milliseconds))
+            """
+        ).run()
         return id
     }
 

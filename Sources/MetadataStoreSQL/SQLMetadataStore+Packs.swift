@@ -17,8 +17,12 @@ extension SQLMetadataStore {
         JOIN organizations o ON o.id = p.organization_id
         """
 
-    /// Whether a version is applied by a policy group. No policy groups exist yet, so none is.
-    static let appliedExpression = "0"
+    /// 1 when a policy group applies the version `v`, else 0.
+    static let appliedExpression =
+        "CASE WHEN EXISTS (SELECT 1 FROM policy_group_packs applied WHERE applied.version_id = v.id) THEN 1 ELSE 0 END"
+
+    /// Whether a policy group applies any version of the pack `p`.
+    static let packIsApplied = "EXISTS (SELECT 1 FROM policy_group_packs applied WHERE applied.pack_id = p.id)"
 
     static func decodeVersion(_ row: any SQLRow) throws -> PackVersion {
         let draft = try JSONDecoder().decode(PolicyPackDraft.self, from: Data(try row.string("draft").utf8))
@@ -130,6 +134,30 @@ extension SQLMetadataStore {
         throw RegistryError.versionNotFound(pack, reference)
     }
 
+    public func version(organization: String, pack: String, number: Int) async throws -> PackVersion {
+        let row = try await backend.withConnection { database in
+            try await database.raw(
+                """
+                SELECT \(unsafeRaw: Self.versionColumns) FROM \(unsafeRaw: Self.versionSource)
+                WHERE o.login = \(bind: organization) AND p.name = \(bind: pack) AND v.version = \(bind: number)
+                """
+            ).first()
+        }
+        if let row { return try Self.decodeVersion(row) }
+        try await requirePack(organization: organization, pack: pack)
+        throw RegistryError.versionNotFound(pack, String(number))
+    }
+
+    /// Names of the policy groups whose applications match `column = id`, sorted.
+    static func groupsApplying(_ database: any SQLDatabase, column: String, id: String) async throws -> [String] {
+        try await database.raw(
+            """
+            SELECT g.name AS name FROM policy_group_packs gp JOIN policy_groups g ON g.id = gp.group_id
+            WHERE gp.\(unsafeRaw: column) = \(bind: id) ORDER BY g.name
+            """
+        ).all().map { try $0.string("name") }
+    }
+
     public func version(id: String) async throws -> PackVersion? {
         try await backend.withConnection { database in
             try await database.raw(
@@ -222,6 +250,12 @@ extension SQLMetadataStore {
                     "SELECT id FROM policy_packs WHERE organization_id = \(bind: orgID) AND name = \(bind: name)"
                 ).first()?.string("id")
             else { throw RegistryError.packNotFound(name) }
+            let groups = try await Self.groupsApplying(database, column: "pack_id", id: packID)
+            guard groups.isEmpty else {
+                throw RegistryError.invalid(
+                    "Cannot delete an enabled Policy Pack: disable it in policy group \(groups.joined(separator: ", ")) first."
+                )
+            }
             let keys = try await database.raw(
                 "SELECT archive_key FROM policy_pack_versions WHERE pack_id = \(bind: packID) AND archive_key IS NOT NULL"
             ).all().map { try $0.string("archive_key") }
@@ -233,6 +267,13 @@ extension SQLMetadataStore {
 
     public func deleteVersion(id: String) async throws -> String? {
         try await backend.transaction { database in
+            let groups = try await Self.groupsApplying(database, column: "version_id", id: id)
+            guard groups.isEmpty else {
+                throw RegistryError(
+                    .conflict,
+                    "Cannot delete a Policy Pack that is applied to Policy Groups: disable it in "
+                        + "\(groups.joined(separator: ", ")) first.")
+            }
             let key = try await database.raw(
                 "SELECT archive_key FROM policy_pack_versions WHERE id = \(bind: id)"
             ).first()?.optionalString("archive_key")
@@ -248,7 +289,7 @@ extension SQLMetadataStore {
     ) async throws -> [PackVersion] {
         guard !organizations.isEmpty, packIDs.map({ !$0.isEmpty }) ?? true else { return [] }
         let idFilter: SQLQueryString = packIDs.map { "AND p.id IN (\(binds: $0))" } ?? ""
-        let appliedFilter: SQLQueryString = appliedOnly ? "AND \(unsafeRaw: Self.appliedExpression) = 1" : ""
+        let appliedFilter: SQLQueryString = appliedOnly ? "AND \(unsafeRaw: Self.packIsApplied)" : ""
         let cursorFilter: SQLQueryString =
             after.map {
                 "AND (o.login > \(bind: $0.organization) OR (o.login = \(bind: $0.organization) AND p.name > \(bind: $0.name)))"

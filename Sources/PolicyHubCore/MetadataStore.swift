@@ -26,6 +26,8 @@ public protocol MetadataStore: Sendable {
     func beginVersion(organization: String, draft: PolicyPackDraft, at time: Date) async throws -> PackVersion
     /// Resolves `reference` as an exact tag, then `latest` (newest complete), then a version number.
     func version(organization: String, pack: String, reference: String) async throws -> PackVersion
+    /// The version with this number, whatever its tag.
+    func version(organization: String, pack: String, number: Int) async throws -> PackVersion
     func version(id: String) async throws -> PackVersion?
     /// Points a pending version at a freshly uploaded archive; returns the archive it replaces.
     /// Throws a conflict when the version is no longer pending.
@@ -36,8 +38,9 @@ public protocol MetadataStore: Sendable {
     /// Packs with at least one completed version, sorted by name, in one query.
     func listPacks(organization: String, name: String?) async throws -> [PackSummary]
     /// Deletes a pack and every version; returns the archive keys that are no longer referenced.
+    /// Refused while a policy group applies any of its versions.
     func deletePack(organization: String, name: String) async throws -> [String]
-    /// Deletes one version; returns its archive key, if any.
+    /// Deletes one version; returns its archive key, if any. Refused while a policy group applies it.
     func deleteVersion(id: String) async throws -> String?
 
     // MARK: Registry
@@ -48,4 +51,19 @@ public protocol MetadataStore: Sendable {
     ) async throws -> [PackVersion]
     /// Completed versions of one pack, ascending, after the given version number.
     func completedVersions(organization: String, pack: String, after: Int, limit: Int) async throws -> [PackVersion]
+
+    // MARK: Policy groups
+
+    /// Creates a group; every organization also has `default-policy-group` from its creation.
+    func createGroup(organization: String, name: String, mode: PolicyGroupMode, agentPoolID: String?, at time: Date)
+        async throws
+    func listGroups(organization: String) async throws -> [PolicyGroupSummary]
+    func group(organization: String, name: String) async throws -> PolicyGroup
+    /// Applies all of `changes` or nothing.
+    func updateGroup(organization: String, name: String, changes: GroupChanges) async throws
+    func deleteGroup(organization: String, name: String) async throws
+    /// The groups a stack belongs to: those listing it, or the default group when none does.
+    func groups(organization: String, stack: StackReference) async throws -> [PolicyGroupSummary]
+    /// Every application of a pack in the groups the stack belongs to.
+    func appliedPacks(organization: String, stack: StackReference) async throws -> [AppliedPack]
 }

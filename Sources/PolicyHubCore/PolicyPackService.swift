@@ -9,17 +9,20 @@ public struct PublishSettings: Sendable {
     /// Absolute base URL clients reach this server at, without a trailing slash.
     public var publicURL: String
     public var uploadLinkLifetime: TimeInterval
+    public var downloadLinkLifetime: TimeInterval
     public var maxArchiveBytes: Int64
     public var archiveLimits: ArchiveLimits
 
     public init(
-        publicURL: String, uploadLinkLifetime: TimeInterval = 3600, maxArchiveBytes: Int64 = 100 << 20,
+        publicURL: String, uploadLinkLifetime: TimeInterval = 3600, downloadLinkLifetime: TimeInterval = 3600,
+        maxArchiveBytes: Int64 = 100 << 20,
         archiveLimits: ArchiveLimits = .init()
     ) {
         var url = publicURL
         while url.hasSuffix("/") { url.removeLast() }
         self.publicURL = url
         self.uploadLinkLifetime = uploadLinkLifetime
+        self.downloadLinkLifetime = downloadLinkLifetime
         self.maxArchiveBytes = maxArchiveBytes
         self.archiveLimits = archiveLimits
     }
@@ -36,13 +39,13 @@ public struct PublishTicket: Hashable, Sendable {
 public struct PolicyPackService: Sendable {
     let store: any MetadataStore
     let blobs: any BlobStore
-    let signer: UploadSigner
+    let signer: LinkSigner
     let settings: PublishSettings
     let clock: WallClock
     let logger: Logger
 
     public init(
-        store: any MetadataStore, blobs: any BlobStore, signer: UploadSigner, settings: PublishSettings,
+        store: any MetadataStore, blobs: any BlobStore, signer: LinkSigner, settings: PublishSettings,
         clock: WallClock = .system, logger: Logger = Logger(label: "policyhub.packs")
     ) {
         self.store = store
@@ -63,8 +66,9 @@ public struct PolicyPackService: Sendable {
         let draft = try PolicyPackDraft.parse(body, tagField: tagField)
         let now = clock.now()
         let version = try await store.beginVersion(organization: organization, draft: draft, at: now)
-        let grant = UploadGrant(
-            versionID: version.id, organization: organization, pack: draft.name, version: version.version,
+        let grant = LinkGrant(
+            purpose: .upload, versionID: version.id, organization: organization, pack: draft.name,
+            version: version.version,
             expires: Int64((now.timeIntervalSince1970 + settings.uploadLinkLifetime).rounded(.down)))
         let target = UploadTarget(
             url: "\(settings.publicURL)/api/uploads/\(signer.token(for: grant))",
@@ -81,10 +85,10 @@ public struct PolicyPackService: Sendable {
     public func receiveUpload<Body: AsyncSequence & Sendable>(
         token: String, body: Body, declaredLength: Int64?
     ) async throws -> StoredBlob where Body.Element == ByteBuffer {
-        let grant = try signer.verify(token, at: clock.now())
-        guard let version = try await store.version(id: grant.versionID),
-            version.organization == grant.organization, version.name == grant.pack, version.version == grant.version
-        else { throw RegistryError(.notFound, "This Policy Pack version no longer exists.") }
+        let grant = try signer.verify(token, for: .upload, at: clock.now())
+        guard let version = try await store.version(id: grant.versionID), grant.names(version) else {
+            throw RegistryError(.notFound, "This Policy Pack version no longer exists.")
+        }
         guard version.status == .pending else {
             throw RegistryError.uploadToCompletedVersion(version.name, version.version)
         }
@@ -178,6 +182,33 @@ public struct PolicyPackService: Sendable {
             if let schema = policy.configSchema { schemas[policy.name] = schema }
         }
         return schemas
+    }
+
+    // MARK: Downloading
+
+    /// A signed link to download a completed version's archive.
+    public func downloadLink(for version: PackVersion) -> String {
+        let expires = clock.now().timeIntervalSince1970 + settings.downloadLinkLifetime
+        let grant = LinkGrant(
+            purpose: .download, versionID: version.id, organization: version.organization, pack: version.name,
+            version: version.version, expires: Int64(expires.rounded(.down)))
+        return "\(settings.publicURL)/api/downloads/\(signer.token(for: grant))"
+    }
+
+    /// The completed version a download link names, with its archive.
+    public func download(token: String) async throws -> (version: PackVersion, archive: StoredBlob) {
+        let grant = try signer.verify(token, for: .download, at: clock.now())
+        guard let version = try await store.version(id: grant.versionID), grant.names(version),
+            version.status == .complete, let archive = version.archive
+        else { throw RegistryError(.notFound, "This Policy Pack version no longer exists.") }
+        return (version, archive)
+    }
+
+    /// Streams an archive, or a byte range of it, from storage.
+    public func readArchive(
+        _ archive: StoredBlob, range: ClosedRange<Int64>?, consume: (ByteBuffer) async throws -> Void
+    ) async throws {
+        try await blobs.read(key: archive.key, range: range, consume: consume)
     }
 
     // MARK: Deleting

@@ -68,10 +68,14 @@ extension RegistryError {
     public static let incompleteVersion = RegistryError(.invalid, "Cannot get incomplete Policy Pack")
     public static let alreadyComplete = RegistryError(.invalid, "Policy Pack is already complete")
     public static let invalidAccessFilter = RegistryError(.invalid, "Policy pack access is not valid")
-    public static let uploadLinkInvalid = RegistryError(
-        .forbidden, "The upload link is invalid: request a new one by creating the version again.")
-    public static let uploadLinkExpired = RegistryError(
-        .forbidden, "The upload link has expired: request a new one by creating the version again.")
+
+    public static func linkInvalid(_ purpose: LinkGrant.Purpose) -> RegistryError {
+        RegistryError(.forbidden, "The \(purpose.noun) link is invalid: \(purpose.remedy).")
+    }
+
+    public static func linkExpired(_ purpose: LinkGrant.Purpose) -> RegistryError {
+        RegistryError(.forbidden, "The \(purpose.noun) link has expired: \(purpose.remedy).")
+    }
 
     public static func forbidden(_ action: String) -> RegistryError {
         RegistryError(.forbidden, "You must be an admin of the organization to \(action).")
@@ -105,5 +109,14 @@ extension RegistryError {
 
     public static func invalidArchive(_ reason: String) -> RegistryError {
         RegistryError(.invalid, "The uploaded archive is not a valid policy pack: \(reason).")
+    }
+}
+
+extension LinkGrant.Purpose {
+    var noun: String { self == .upload ? "upload" : "download" }
+
+    var remedy: String {
+        self == .upload
+            ? "request a new one by creating the version again" : "ask the server for the stack's policy packs again"
     }
 }

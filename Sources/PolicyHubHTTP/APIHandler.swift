@@ -8,6 +8,8 @@ struct APIHandler: APIProtocol {
     let identity: IdentityService
     let packs: PolicyPackService
     let registry: RegistryService
+    let groups: PolicyGroupService
+    let stacks: StackPolicyService
 }
 
 // MARK: - Session
@@ -27,7 +29,8 @@ extension APIHandler {
 
     func getCapabilities(_ input: Operations.GetCapabilities.Input) async throws -> Operations.GetCapabilities.Output {
         _ = try RequestInfo.caller()
-        return .ok(.init(body: .json(.init(capabilities: []))))
+        // `stack-policy-packs` v1 enables `pulumi policy install`.
+        return .ok(.init(body: .json(.init(capabilities: [.init(capability: "stack-policy-packs", version: 1)]))))
     }
 
     func getDefaultOrganization(

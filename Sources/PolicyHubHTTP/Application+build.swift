@@ -10,11 +10,27 @@ public struct PolicyHubServices: Sendable {
     public var identity: IdentityService
     public var packs: PolicyPackService
     public var registry: RegistryService
+    public var groups: PolicyGroupService
+    public var stacks: StackPolicyService
 
-    public init(identity: IdentityService, packs: PolicyPackService, registry: RegistryService) {
+    public init(
+        identity: IdentityService, packs: PolicyPackService, registry: RegistryService, groups: PolicyGroupService,
+        stacks: StackPolicyService
+    ) {
         self.identity = identity
         self.packs = packs
         self.registry = registry
+        self.groups = groups
+        self.stacks = stacks
+    }
+
+    /// Every service over one metadata store.
+    public init(store: any MetadataStore, packs: PolicyPackService, clock: WallClock = .system, logger: Logger) {
+        self.init(
+            identity: IdentityService(store: store, clock: clock), packs: packs,
+            registry: RegistryService(store: store, packs: packs),
+            groups: PolicyGroupService(store: store, clock: clock, logger: logger),
+            stacks: StackPolicyService(store: store, packs: packs))
     }
 }
 
@@ -22,7 +38,9 @@ public struct PolicyHubServices: Sendable {
 public func buildRouter(_ services: PolicyHubServices) throws -> Router<BasicRequestContext> {
     let router = Router()
     router.add(middleware: RoutingErrorMiddleware())
-    let handler = APIHandler(identity: services.identity, packs: services.packs, registry: services.registry)
+    let handler = APIHandler(
+        identity: services.identity, packs: services.packs, registry: services.registry, groups: services.groups,
+        stacks: services.stacks)
     try handler.registerHandlers(
         on: router, configuration: .init(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]),
         middlewares: [JSONBodyMiddleware(maxBytes: 1 << 20)])

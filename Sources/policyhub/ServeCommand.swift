@@ -42,16 +42,14 @@ struct ServeCommand: AsyncParsableCommand {
 
         let metadata = try await store.openMetadataStore()
         let blobs = try FileSystemBlobStore(root: try blobRoot())
-        let identity = IdentityService(store: metadata)
         let settings = PublishSettings(
             publicURL: publicURL, uploadLinkLifetime: TimeInterval(ttl), maxArchiveBytes: Int64(maxBytes))
         let packs = PolicyPackService(
-            store: metadata, blobs: blobs, signer: UploadSigner(key: try await metadata.signingKey()),
+            store: metadata, blobs: blobs, signer: LinkSigner(key: try await metadata.signingKey()),
             settings: settings, logger: logger)
-        let services = PolicyHubServices(
-            identity: identity, packs: packs, registry: RegistryService(store: metadata, packs: packs))
+        let services = PolicyHubServices(store: metadata, packs: packs, logger: logger)
 
-        if let token = try await identity.bootstrap() {
+        if let token = try await services.identity.bootstrap() {
             try announce(initialToken: token, publicURL: settings.publicURL)
         }
         let app = try buildApplication(services, host: host, port: port, logger: logger) { actualPort in

@@ -14,7 +14,7 @@ struct SessionAndAccessTests {
             // The personal organization is implied by the login and not listed.
             #expect(user.json["organizations"] == [["githubLogin": "default", "name": "default", "avatarUrl": ""]])
             let capabilities = try await api.send(.get, "/api/capabilities", token: server.adminToken)
-            #expect(capabilities.json == ["capabilities": []])
+            #expect(capabilities.json == ["capabilities": [["capability": "stack-policy-packs", "version": 1]]])
             let organization = try await api.send(.get, "/api/user/organizations/default", token: server.adminToken)
             #expect(organization.json == ["GitHubLogin": "default", "Messages": []])
             let stacks = try await api.send(.get, "/api/user/stacks", token: server.adminToken)

@@ -83,6 +83,17 @@ struct APIClient: Sendable {
         return try await raw(.put, url.percentEncodedPath, headers: headers, body: ByteBuffer(bytes: archive))
     }
 
+    /// The CLI's download of a `packLocation`: no Authorization header, only a User-Agent and Go's
+    /// automatic `Accept-Encoding: gzip`.
+    func download(_ location: String, method: HTTPRequest.Method = .get, headers extra: HTTPFields = [:])
+        async throws -> APIResponse
+    {
+        guard let url = URLComponents(string: location) else { throw TestFailure("bad pack location \(location)") }
+        var headers: HTTPFields = [.userAgent: "pulumi-cli/1 (v3.259.0; linux)", .acceptEncoding: "gzip"]
+        for field in extra { headers[field.name] = field.value }
+        return try await raw(method, url.percentEncodedPath, headers: headers, body: nil)
+    }
+
     /// Create, upload and complete one version; returns the version number.
     @discardableResult
     func publish(

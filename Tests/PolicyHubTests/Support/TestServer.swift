@@ -46,12 +46,11 @@ struct TestServer: Sendable {
         let identity = IdentityService(store: store, clock: clock.wallClock)
         let quietLogger = Self.quietLogger
         let packs = PolicyPackService(
-            store: store, blobs: blobs, signer: UploadSigner(key: try await store.signingKey()),
+            store: store, blobs: blobs, signer: LinkSigner(key: try await store.signingKey()),
             settings: PublishSettings(
                 publicURL: publicURL, uploadLinkLifetime: uploadLinkLifetime, maxArchiveBytes: maxArchiveBytes),
             clock: clock.wallClock, logger: quietLogger)
-        let services = PolicyHubServices(
-            identity: identity, packs: packs, registry: RegistryService(store: store, packs: packs))
+        let services = PolicyHubServices(store: store, packs: packs, clock: clock.wallClock, logger: quietLogger)
         guard let adminToken = try await identity.bootstrap() else { throw TestFailure("bootstrap did nothing") }
         let server = TestServer(
             directory: directory, store: store, blobs: blobs, identity: identity, services: services, clock: clock,

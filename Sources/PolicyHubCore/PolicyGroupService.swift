@@ -1,0 +1,173 @@
+import Foundation
+import Logging
+
+/// Policy groups: which pack versions, with which config, apply to which stacks.
+public struct PolicyGroupService: Sendable {
+    let store: any MetadataStore
+    let clock: WallClock
+    let logger: Logger
+
+    public init(
+        store: any MetadataStore, clock: WallClock = .system, logger: Logger = Logger(label: "policyhub.groups")
+    ) {
+        self.store = store
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public func list(organization: String, caller: Principal) async throws -> [PolicyGroupSummary] {
+        try NameRule.validate(organization, field: "orgName")
+        try caller.authorize(organization, needs: .member, to: "list policy groups")
+        return try await store.listGroups(organization: organization)
+    }
+
+    public func group(organization: String, name: String, caller: Principal) async throws -> PolicyGroup {
+        try validate(organization: organization, group: name)
+        try caller.authorize(organization, needs: .member, to: "read policy groups")
+        return try await store.group(organization: organization, name: name)
+    }
+
+    public func create(
+        organization: String, name: String, entityType: String, mode: String?, agentPoolID: String?,
+        caller: Principal
+    ) async throws -> PolicyGroup {
+        try validate(organization: organization, group: name)
+        try caller.authorize(organization, needs: .admin, to: "create policy groups")
+        guard entityType == PolicyGroup.stacksEntityType else {
+            throw RegistryError.invalid(
+                "entityType '\(entityType)' is not supported: PolicyHub groups apply to stacks.",
+                details: [.init(resource: "policygroup", attribute: "entityType", errorType: .invalid)])
+        }
+        let mode = try Self.mode(mode)
+        try await store.createGroup(
+            organization: organization, name: name, mode: mode, agentPoolID: agentPoolID, at: clock.now())
+        logger.info("created policy group", metadata: ["org": "\(organization)", "group": "\(name)"])
+        return try await store.group(organization: organization, name: name)
+    }
+
+    /// Applies every part of `update` in one transaction, after checking all of it.
+    public func update(
+        organization: String, name: String, update: PolicyGroupUpdate, caller: Principal
+    ) async throws {
+        try validate(organization: organization, group: name)
+        try caller.authorize(organization, needs: .admin, to: "change policy groups")
+        guard !update.touchesAccounts else {
+            throw RegistryError.invalid("Insights accounts do not apply to policy groups of stacks.")
+        }
+        let current = try await store.group(organization: organization, name: name)
+        var changes = GroupChanges()
+        if let newName = update.newName, newName != name {
+            guard !current.isOrgDefault else {
+                throw RegistryError.invalid("The default policy group cannot be renamed.")
+            }
+            try NameRule.validate(newName, field: "newName")
+            changes.newName = newName
+        }
+        for stack in [update.addStack, update.removeStack].compactMap({ $0 }) + (update.stacks ?? []) {
+            try Self.validate(stack)
+        }
+        changes.replaceStacks = update.stacks
+        changes.addStacks = update.addStack.map { [$0] } ?? []
+        changes.removeStacks = update.removeStack.map { [$0] } ?? []
+
+        var problems: [RequestErrorDetail] = []
+        func apply(_ selectors: [PackSelector]) async throws -> [GroupChanges.Application] {
+            var applications: [GroupChanges.Application] = []
+            for selector in selectors {
+                do {
+                    applications.append(try await application(of: selector, in: organization))
+                } catch let error as RegistryError where error.kind == .invalid {
+                    problems +=
+                        error.details.isEmpty
+                        ? [
+                            .init(
+                                resource: selector.name, attribute: nil, errorType: .invalid,
+                                customMessage: error.message)
+                        ]
+                        : error.details
+                }
+            }
+            return applications
+        }
+        if let packs = update.policyPacks {
+            let names = packs.map(\.name)
+            if let duplicate = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
+                throw RegistryError.invalid(
+                    "policyPacks lists '\(duplicate)' more than once: a group holds one version of a pack.")
+            }
+            changes.replacePacks = try await apply(packs)
+        }
+        changes.addPacks = try await apply(update.addPolicyPack.map { [$0] } ?? [])
+        guard problems.isEmpty else {
+            throw RegistryError.invalid(problems.compactMap(\.customMessage).joined(separator: " "), details: problems)
+        }
+        if let removal = update.removePolicyPack {
+            try NameRule.validate(removal.name, field: "removePolicyPack.name")
+            var versionID: String?
+            if removal.versionTag?.isEmpty == false || removal.version != nil {
+                versionID = try await version(of: removal, in: organization).id
+            }
+            changes.removePacks = [.init(pack: removal.name, versionID: versionID)]
+        }
+        try await store.updateGroup(organization: organization, name: name, changes: changes)
+        logger.info("updated policy group", metadata: ["org": "\(organization)", "group": "\(name)"])
+    }
+
+    public func delete(organization: String, name: String, caller: Principal) async throws {
+        try validate(organization: organization, group: name)
+        try caller.authorize(organization, needs: .admin, to: "delete policy groups")
+        let group = try await store.group(organization: organization, name: name)
+        guard !group.isOrgDefault else { throw RegistryError.invalid("The default policy group cannot be deleted.") }
+        try await store.deleteGroup(organization: organization, name: name)
+        logger.info("deleted policy group", metadata: ["org": "\(organization)", "group": "\(name)"])
+    }
+
+    // MARK: Resolving packs
+
+    /// The completed version a selector names: its tag (or number given as a tag), its number, or the newest.
+    func version(of selector: PackSelector, in organization: String) async throws -> PackVersion {
+        try NameRule.validate(selector.name, field: "policy pack name")
+        let version: PackVersion
+        if let tag = selector.versionTag, !tag.isEmpty {
+            version = try await store.version(organization: organization, pack: selector.name, reference: tag)
+        } else if let number = selector.version, number > 0 {
+            version = try await store.version(organization: organization, pack: selector.name, number: number)
+        } else {
+            version = try await store.version(organization: organization, pack: selector.name, reference: "latest")
+        }
+        guard version.status == .complete else {
+            throw RegistryError.invalid("Policy Pack '\(selector.name)' version \(version.label) is not complete.")
+        }
+        return version
+    }
+
+    private func application(of selector: PackSelector, in organization: String) async throws
+        -> GroupChanges.Application
+    {
+        let version = try await version(of: selector, in: organization)
+        let config = try PolicyConfig.normalize(selector.config, for: version)
+        return GroupChanges.Application(
+            packID: version.packID, versionID: version.id, config: try config.map { try JSONValue.object($0).encoded() }
+        )
+    }
+
+    static func mode(_ text: String?) throws(RegistryError) -> PolicyGroupMode {
+        guard let text, !text.isEmpty else { return .preventative }
+        guard let mode = PolicyGroupMode(rawValue: text) else {
+            throw RegistryError.invalid(
+                "mode '\(text)' is not one of preventative, audit.",
+                details: [.init(resource: "policygroup", attribute: "mode", errorType: .invalid)])
+        }
+        return mode
+    }
+
+    static func validate(_ stack: StackReference) throws(RegistryError) {
+        try NameRule.validate(stack.name, field: "stack name")
+        if !stack.project.isEmpty { try NameRule.validate(stack.project, field: "routingProject") }
+    }
+
+    private func validate(organization: String, group: String) throws(RegistryError) {
+        try NameRule.validate(organization, field: "orgName")
+        try NameRule.validate(group, field: "policyGroup")
+    }
+}

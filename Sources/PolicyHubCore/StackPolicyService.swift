@@ -1,0 +1,56 @@
+import Foundation
+
+/// A pack a stack must run, with where to download it.
+public struct RequiredPolicy: Hashable, Sendable {
+    public var version: PackVersion
+    public var config: [String: JSONValue]?
+    /// An absolute, signed, expiring URL that needs no Authorization header.
+    public var packLocation: String
+}
+
+/// What applies to one stack. PolicyHub does not store stacks: any stack name is a reference, and belongs to
+/// the groups that list it, or to its organization's default group when none does.
+public struct StackPolicyService: Sendable {
+    let store: any MetadataStore
+    let packs: PolicyPackService
+
+    public init(store: any MetadataStore, packs: PolicyPackService) {
+        self.store = store
+        self.packs = packs
+    }
+
+    /// Checks the names and that the caller may read the stack's organization.
+    public func lookup(organization: String, stack: StackReference, caller: Principal) throws(RegistryError) {
+        try NameRule.validate(organization, field: "orgName")
+        try NameRule.validate(stack.project, field: "projectName")
+        try NameRule.validate(stack.name, field: "stackName")
+        try caller.authorize(organization, needs: .member, to: "read stacks")
+    }
+
+    public func groups(organization: String, stack: StackReference, caller: Principal) async throws
+        -> [PolicyGroupSummary]
+    {
+        try lookup(organization: organization, stack: stack, caller: caller)
+        return try await store.groups(organization: organization, stack: stack)
+    }
+
+    /// One entry per pack: when groups apply different versions of a pack, the newer version wins.
+    public func requiredPolicies(organization: String, stack: StackReference, caller: Principal) async throws
+        -> [RequiredPolicy]
+    {
+        try lookup(organization: organization, stack: stack, caller: caller)
+        var chosen: [String: AppliedPack] = [:]
+        for applied in try await store.appliedPacks(organization: organization, stack: stack) {
+            if let current = chosen[applied.version.name], current.version.version >= applied.version.version {
+                continue
+            }
+            chosen[applied.version.name] = applied
+        }
+        return chosen.keys.sorted().compactMap { name in
+            chosen[name].map {
+                RequiredPolicy(
+                    version: $0.version, config: $0.config, packLocation: packs.downloadLink(for: $0.version))
+            }
+        }
+    }
+}

@@ -136,7 +136,7 @@ public struct PackFetcher: Sendable {
         let directory = cache.packDirectory(digest: digest).appendingPathComponent("package", isDirectory: true)
         progress(
             wasCached
-                ? "pack \(policy.label): cached (sha256 \(digest)), nothing downloaded"
+                ? "pack \(policy.label): already cached (sha256 \(digest))"
                 : "pack \(policy.label): downloaded and verified (sha256 \(digest))")
         return FetchedPack(
             name: policy.name, version: policy.version, versionTag: policy.versionTag, digest: digest,

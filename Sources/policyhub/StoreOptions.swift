@@ -9,8 +9,16 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "Directory for the embedded database and archives (env POLICYHUB_DATA_DIR).")
     var dataDir: String?
 
-    @Option(help: "Metadata database: sqlite:PATH (default <data-dir>/policyhub.sqlite) (env POLICYHUB_DATABASE_URL).")
+    @Option(
+        help: """
+            Metadata database: sqlite:PATH (default <data-dir>/policyhub.sqlite) or \
+            postgres://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=disable|prefer|require|verify-full] \
+            (env POLICYHUB_DATABASE_URL).
+            """)
     var databaseURL: String?
+
+    @Option(help: "Most database connections one process opens (env POLICYHUB_DATABASE_POOL_SIZE).")
+    var databasePoolSize: Int?
 
     var resolvedDataDir: URL {
         URL(fileURLWithPath: Environment.value(dataDir, "POLICYHUB_DATA_DIR") ?? "./.policyhub", isDirectory: true)
@@ -21,8 +29,14 @@ struct StoreOptions: ParsableArguments {
         let directory = resolvedDataDir
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let url = Environment.value(databaseURL, "POLICYHUB_DATABASE_URL")
+        let poolSize = Environment.value(databasePoolSize.map(String.init), "POLICYHUB_DATABASE_POOL_SIZE").flatMap {
+            Int($0)
+        }
+        if let url, url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            return try await SQLMetadataStore.open(PostgresBackend(url: url, maxConnections: poolSize ?? 20))
+        }
         let path = try Self.sqlitePath(url) ?? directory.appendingPathComponent("policyhub.sqlite").path
-        return try await SQLMetadataStore.open(SQLiteBackend(path: path))
+        return try await SQLMetadataStore.open(SQLiteBackend(path: path, maxConnections: poolSize ?? 4))
     }
 
     /// `sqlite:PATH`, `sqlite://PATH` or `file:PATH`; nil for the default.

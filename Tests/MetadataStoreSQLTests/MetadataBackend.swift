@@ -1,0 +1,101 @@
+import Foundation
+import MetadataStoreSQL
+import PolicyHubCore
+import SQLKit
+
+/// A database to run the metadata store suite against: SQLite always, PostgreSQL when
+/// `POLICYHUB_TEST_POSTGRES_URL` names one. Each case gets a database of its own, removed afterwards.
+enum MetadataBackend: String, CustomStringConvertible, Sendable {
+    case sqlite
+    case postgres
+
+    static let postgresURL = ProcessInfo.processInfo.environment["POLICYHUB_TEST_POSTGRES_URL"]
+
+    static let available: [MetadataBackend] = {
+        if postgresURL == nil {
+            print("notice: POLICYHUB_TEST_POSTGRES_URL is not set; the metadata store suite runs on SQLite only.")
+            return [.sqlite]
+        }
+        return [.sqlite, .postgres]
+    }()
+
+    var description: String { rawValue }
+
+    /// Opens another store on the case's database, as a second server instance would.
+    typealias Opener = @Sendable () async throws -> SQLMetadataStore
+
+    /// Creates a fresh, empty database, runs `body` with a store on it, and removes the database afterwards.
+    func withStore<T: Sendable>(_ body: @Sendable (SQLMetadataStore, @escaping Opener) async throws -> T) async throws
+        -> T
+    {
+        switch self {
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mdstore-\(UUID())")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = directory.appendingPathComponent("policyhub.sqlite").path
+            let open: Opener = { try await SQLMetadataStore.open(SQLiteBackend(path: path)) }
+            return try await Self.run(try await open(), open, body)
+        case .postgres:
+            guard let url = Self.postgresURL else { throw BackendUnavailable() }
+            let name = "policyhub_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+            let admin = try PostgresBackend(url: url, maxConnections: 1)
+            defer { Task { try? await admin.shutdown() } }
+            try await admin.withConnection { try await $0.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
+            let caseURL = Self.replacingDatabase(in: url, with: name)
+            let open: Opener = { try await SQLMetadataStore.open(PostgresBackend(url: caseURL)) }
+            do {
+                let result = try await Self.run(try await open(), open, body)
+                try await admin.withConnection { try await $0.raw("DROP DATABASE \(unsafeRaw: name)").run() }
+                return result
+            } catch {
+                try? await admin.withConnection {
+                    try await $0.raw("DROP DATABASE \(unsafeRaw: name) WITH (FORCE)").run()
+                }
+                throw error
+            }
+        }
+    }
+
+    private static func run<T: Sendable>(
+        _ store: SQLMetadataStore, _ open: @escaping Opener,
+        _ body: @Sendable (SQLMetadataStore, @escaping Opener) async throws -> T
+    ) async throws -> T {
+        do {
+            let result = try await body(store, open)
+            try await store.shutdown()
+            return result
+        } catch {
+            try? await store.shutdown()
+            throw error
+        }
+    }
+
+    static func replacingDatabase(in url: String, with name: String) -> String {
+        guard var components = URLComponents(string: url) else { return url }
+        components.path = "/" + name
+        return components.string ?? url
+    }
+}
+
+struct BackendUnavailable: Error {}
+
+/// Expects `body` to fail with a domain error of `kind`, and returns it for further checks.
+@discardableResult
+func expectRegistryError(
+    _ kind: RegistryError.Kind, _ body: () async throws -> Void
+) async throws -> RegistryError {
+    do {
+        try await body()
+    } catch let error as RegistryError {
+        guard error.kind == kind else { throw UnexpectedError(description: "expected \(kind), got \(error)") }
+        return error
+    } catch {
+        throw UnexpectedError(description: "expected a RegistryError of kind \(kind), got \(String(reflecting: error))")
+    }
+    throw UnexpectedError(description: "expected a RegistryError of kind \(kind), but nothing was thrown")
+}
+
+struct UnexpectedError: Error, CustomStringConvertible {
+    let description: String
+}

@@ -139,6 +139,7 @@ let package = Package(
                 "PolicyHubHTTP",
                 "MetadataStoreSQL",
                 "BlobStoreFileSystem",
+                .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -7,7 +7,7 @@ struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
         abstract: "Manage users, organizations and tokens directly in the store (also while a server runs).",
-        subcommands: [CreateOrg.self, CreateUser.self, AddMember.self, CreateToken.self]
+        subcommands: [CreateOrg.self, CreateUser.self, AddMember.self, CreateToken.self, MigrateStoreCommand.self]
     )
 
     /// Runs `body` against the identity service of the store the options name.

@@ -1,5 +1,4 @@
 import ArgumentParser
-import BlobStoreFileSystem
 import Foundation
 import Hummingbird
 import Logging
@@ -41,7 +40,8 @@ struct ServeCommand: AsyncParsableCommand {
         }()
 
         let metadata = try await store.openMetadataStore()
-        let blobs = try FileSystemBlobStore(root: try blobRoot())
+        let blobs = try BlobStoreLocation.open(
+            Environment.value(blobStoreURL, "POLICYHUB_BLOB_STORE_URL"), dataDir: store.resolvedDataDir)
         let settings = PublishSettings(
             publicURL: publicURL, uploadLinkLifetime: TimeInterval(ttl), maxArchiveBytes: Int64(maxBytes))
         let packs = PolicyPackService(
@@ -62,19 +62,6 @@ struct ServeCommand: AsyncParsableCommand {
             throw error
         }
         try await metadata.shutdown()
-    }
-
-    private func blobRoot() throws -> URL {
-        guard let url = Environment.value(blobStoreURL, "POLICYHUB_BLOB_STORE_URL") else {
-            return store.resolvedDataDir.appendingPathComponent("blobs", isDirectory: true)
-        }
-        for prefix in ["file://", "file:"] where url.hasPrefix(prefix) {
-            return URL(fileURLWithPath: String(url.dropFirst(prefix.count)), isDirectory: true)
-        }
-        guard !url.contains("://") else {
-            throw ValidationError("Unsupported --blob-store-url '\(url)': this build stores archives in a directory.")
-        }
-        return URL(fileURLWithPath: url, isDirectory: true)
     }
 
     /// The first start prints the admin token once and keeps a copy only the owner can read.

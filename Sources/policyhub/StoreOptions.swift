@@ -26,18 +26,26 @@ struct StoreOptions: ParsableArguments {
 
     /// Opens the metadata store, creating the data directory and schema as needed.
     func openMetadataStore() async throws -> SQLMetadataStore {
-        let directory = resolvedDataDir
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let url = Environment.value(databaseURL, "POLICYHUB_DATABASE_URL")
         let poolSize = Environment.value(databasePoolSize.map(String.init), "POLICYHUB_DATABASE_POOL_SIZE").flatMap {
             Int($0)
         }
-        if let url, url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+        return try await Self.openMetadataStore(
+            url: Environment.value(databaseURL, "POLICYHUB_DATABASE_URL"), dataDir: resolvedDataDir, poolSize: poolSize)
+    }
+
+    /// A database URL, or nil for the SQLite file in `dataDir`.
+    static func openMetadataStore(url: String?, dataDir directory: URL, poolSize: Int? = nil) async throws
+        -> SQLMetadataStore
+    {
+        if let url, isPostgres(url) {
             return try await SQLMetadataStore.open(PostgresBackend(url: url, maxConnections: poolSize ?? 20))
         }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = try Self.sqlitePath(url) ?? directory.appendingPathComponent("policyhub.sqlite").path
         return try await SQLMetadataStore.open(SQLiteBackend(path: path, maxConnections: poolSize ?? 4))
     }
+
+    static func isPostgres(_ url: String) -> Bool { url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") }
 
     /// `sqlite:PATH`, `sqlite://PATH` or `file:PATH`; nil for the default.
     static func sqlitePath(_ url: String?) throws -> String? {

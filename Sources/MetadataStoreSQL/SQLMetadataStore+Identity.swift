@@ -7,8 +7,16 @@ extension SQLMetadataStore {
         -> Bool
     {
         try await backend.transaction { database in
+            // Instances starting together on one database race here: only the one that claims the marker row
+            // creates the first admin; the others wait for its commit, then find the claim taken.
+            let claimed = try await database.raw(
+                """
+                INSERT INTO settings (name, value) VALUES ('bootstrapped', \(bind: String(time.milliseconds)))
+                ON CONFLICT (name) DO NOTHING RETURNING name
+                """
+            ).first()
             let users = try await database.raw("SELECT COUNT(*) AS count FROM users").first()?.int("count") ?? 0
-            guard users == 0 else { return false }
+            guard claimed != nil, users == 0 else { return false }
             let userID = try await Self.insertUser(database, login: adminLogin, displayName: adminLogin, at: time)
             let orgID = try await Self.insertOrganization(database, login: organization, personalUserID: nil, at: time)
             try await Self.insertMembership(database, organizationID: orgID, userID: userID, role: .admin)

@@ -191,14 +191,16 @@ extension SQLMetadataStore {
         }
     }
 
-    public func completeVersion(versionID: String, archive: StoredBlob, at time: Date) async throws {
+    public func completeVersion(versionID: String, uploadedKey: String, archive: StoredBlob, at time: Date)
+        async throws
+    {
         try await backend.transaction { database in
             let updated = try await database.raw(
                 """
                 UPDATE policy_pack_versions
-                SET status = 'complete', archive_size = \(bind: archive.size),
+                SET status = 'complete', archive_key = \(bind: archive.key), archive_size = \(bind: archive.size),
                     archive_sha256 = \(bind: archive.sha256), completed_at = \(bind: time.milliseconds)
-                WHERE id = \(bind: versionID) AND status = 'pending' AND archive_key = \(bind: archive.key)
+                WHERE id = \(bind: versionID) AND status = 'pending' AND archive_key = \(bind: uploadedKey)
                 RETURNING id
                 """
             ).first()

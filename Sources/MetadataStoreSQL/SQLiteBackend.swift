@@ -8,13 +8,20 @@ import SQLiteKit
 /// SQLite in WAL mode with a small pool of connections. Write transactions take the database's write lock up
 /// front (`BEGIN IMMEDIATE`) and are queued in process, so concurrent writers wait their turn instead of failing
 /// with SQLITE_BUSY; `busy_timeout` covers writers in other processes (the admin commands).
+///
+/// SQLite calls block their thread, and a busy wait blocks it for as long as another process holds the lock, so
+/// each backend has threads of its own, one per connection, rather than sharing NIO's singleton pool.
 public final class SQLiteBackend: SQLBackend {
     private let pool: SQLiteConnectionPool
+    private let threads: NIOThreadPool
     private let writeLock = AsyncLock()
     private let logger: Logger
 
     public init(path: String, maxConnections: Int = 4, logger: Logger = Logger(label: "policyhub.sqlite")) {
-        self.pool = SQLiteConnectionPool(path: path, maxConnections: maxConnections, logger: logger)
+        let threads = NIOThreadPool(numberOfThreads: max(1, maxConnections))
+        threads.start()
+        self.threads = threads
+        self.pool = SQLiteConnectionPool(path: path, maxConnections: maxConnections, threads: threads, logger: logger)
         self.logger = logger
     }
 
@@ -53,6 +60,7 @@ public final class SQLiteBackend: SQLBackend {
 
     public func shutdown() async throws {
         await pool.close()
+        try await threads.shutdownGracefully()
     }
 }
 
@@ -60,14 +68,16 @@ public final class SQLiteBackend: SQLBackend {
 actor SQLiteConnectionPool {
     private let path: String
     private let maxConnections: Int
+    private let threads: NIOThreadPool
     private let logger: Logger
     private var idle: [SQLiteConnection] = []
     private var openCount = 0
     private var waiters: [CheckedContinuation<SQLiteConnection, any Error>] = []
     private var closed = false
 
-    init(path: String, maxConnections: Int, logger: Logger) {
+    init(path: String, maxConnections: Int, threads: NIOThreadPool, logger: Logger) {
         self.path = path
+        self.threads = threads
         self.maxConnections = max(1, maxConnections)
         self.logger = logger
     }
@@ -78,7 +88,7 @@ actor SQLiteConnectionPool {
         if openCount < maxConnections {
             openCount += 1
             do {
-                return try await Self.open(path: path, logger: logger)
+                return try await Self.open(path: path, threads: threads, logger: logger)
             } catch {
                 openCount -= 1
                 throw error
@@ -88,23 +98,35 @@ actor SQLiteConnectionPool {
     }
 
     func release(_ connection: SQLiteConnection) {
-        if !waiters.isEmpty {
+        if closed {
+            // Returned after the pool closed: close it now rather than keep it.
+            _ = connection.close()
+        } else if !waiters.isEmpty {
             waiters.removeFirst().resume(returning: connection)
         } else {
             idle.append(connection)
         }
     }
 
+    deinit {
+        // A pool dropped without `close()` still closes its connections.
+        for connection in idle { _ = connection.close() }
+    }
+
     func close() async {
         closed = true
         for waiter in waiters { waiter.resume(throwing: SQLiteBackendError.closed) }
         waiters.removeAll()
-        for connection in idle { try? await connection.close() }
+        let closing = idle
         idle.removeAll()
+        // The future-based close runs even when the calling task is cancelled.
+        for connection in closing { try? await connection.close().get() }
     }
 
-    private static func open(path: String, logger: Logger) async throws -> SQLiteConnection {
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+    private static func open(path: String, threads: NIOThreadPool, logger: Logger) async throws -> SQLiteConnection {
+        let connection = try await SQLiteConnection.open(
+            storage: .file(path: path), threadPool: threads, logger: logger,
+            on: MultiThreadedEventLoopGroup.singleton.any())
         do {
             // WAL lets readers run beside the writer; FULL sync makes every acknowledged commit durable.
             for pragma in [
@@ -114,7 +136,7 @@ actor SQLiteConnectionPool {
                 _ = try await connection.query(pragma)
             }
         } catch {
-            try? await connection.close()
+            try? await connection.close().get()
             throw error
         }
         return connection

@@ -23,4 +23,19 @@ public protocol BlobStore: Sendable {
     /// The object's size, or nil when there is no such object.
     func size(key: String) async throws -> Int64?
     func delete(key: String) async throws
+
+    /// Where clients upload `key` directly (a presigned URL), or nil when they upload through this server.
+    func directUploadTarget(key: String, lifetime: TimeInterval) async throws -> UploadTarget?
+    /// A URL clients download `key` from directly (a presigned URL), or nil when they download through this server.
+    func directDownloadURL(key: String, lifetime: TimeInterval) async throws -> String?
+    /// A key whose object only this server can change: `key` itself when clients never write to the store, else a
+    /// server-side copy out of the reach of upload URLs that may still be valid.
+    func seal(key: String) async throws -> String
+}
+
+extension BlobStore {
+    /// Stores that clients do not reach directly: every transfer goes through this server.
+    public func directUploadTarget(key: String, lifetime: TimeInterval) async throws -> UploadTarget? { nil }
+    public func directDownloadURL(key: String, lifetime: TimeInterval) async throws -> String? { nil }
+    public func seal(key: String) async throws -> String { key }
 }

@@ -32,9 +32,9 @@ public protocol MetadataStore: Sendable {
     /// Points a pending version at a freshly uploaded archive; returns the archive it replaces.
     /// Throws a conflict when the version is no longer pending.
     func recordUpload(versionID: String, archive: StoredBlob, at time: Date) async throws -> StoredBlob?
-    /// Marks a pending version complete with its verified archive. Throws when it is already complete or its
-    /// archive changed in the meantime.
-    func completeVersion(versionID: String, archive: StoredBlob, at time: Date) async throws
+    /// Marks a pending version complete with its verified archive, which may have been sealed under a new key.
+    /// Throws when it is already complete, or when its upload is no longer `uploadedKey` (a newer upload came in).
+    func completeVersion(versionID: String, uploadedKey: String, archive: StoredBlob, at time: Date) async throws
     /// Packs with at least one completed version, sorted by name, in one query.
     func listPacks(organization: String, name: String?) async throws -> [PackSummary]
     /// Deletes a pack and every version; returns the archive keys that are no longer referenced.

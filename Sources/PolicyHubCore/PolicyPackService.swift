@@ -66,17 +66,33 @@ public struct PolicyPackService: Sendable {
         let draft = try PolicyPackDraft.parse(body, tagField: tagField)
         let now = clock.now()
         let version = try await store.beginVersion(organization: organization, draft: draft, at: now)
-        let grant = LinkGrant(
-            purpose: .upload, versionID: version.id, organization: organization, pack: draft.name,
-            version: version.version,
-            expires: Int64((now.timeIntervalSince1970 + settings.uploadLinkLifetime).rounded(.down)))
-        let target = UploadTarget(
-            url: "\(settings.publicURL)/api/uploads/\(signer.token(for: grant))",
-            requiredHeaders: ["Content-Type": "application/octet-stream"])
+        let key = archiveKey(for: version)
+        let target: UploadTarget
+        if let direct = try await blobs.directUploadTarget(key: key, lifetime: settings.uploadLinkLifetime) {
+            // The client writes straight to storage: remember where, so `complete` looks there.
+            let expected = StoredBlob(key: key, size: 0, sha256: "")
+            if let replaced = try await store.recordUpload(versionID: version.id, archive: expected, at: now) {
+                try? await blobs.delete(key: replaced.key)
+            }
+            target = direct
+        } else {
+            let grant = LinkGrant(
+                purpose: .upload, versionID: version.id, organization: organization, pack: draft.name,
+                version: version.version,
+                expires: Int64((now.timeIntervalSince1970 + settings.uploadLinkLifetime).rounded(.down)))
+            target = UploadTarget(
+                url: "\(settings.publicURL)/api/uploads/\(signer.token(for: grant))",
+                requiredHeaders: ["Content-Type": "application/octet-stream"])
+        }
         logger.info(
             "created pending version",
             metadata: ["org": "\(organization)", "pack": "\(draft.name)", "version": "\(version.version)"])
         return PublishTicket(version: version, upload: target)
+    }
+
+    /// A fresh key for each upload, so bytes a completed version points at are never overwritten.
+    func archiveKey(for version: PackVersion) -> String {
+        "policypacks/\(version.packID)/\(version.id)/\(UUID().uuidString.lowercased()).tgz"
     }
 
     /// Receives an archive through a signed upload link. Each upload goes to a fresh key, so bytes that a
@@ -95,7 +111,7 @@ public struct PolicyPackService: Sendable {
         if let declaredLength, declaredLength > settings.maxArchiveBytes {
             throw RegistryError.archiveTooLarge(limit: settings.maxArchiveBytes)
         }
-        let key = "policypacks/\(version.packID)/\(version.id)/\(UUID().uuidString.lowercased()).tgz"
+        let key = archiveKey(for: version)
         let blob = try await blobs.write(key: key, body: body, maxBytes: settings.maxArchiveBytes)
         do {
             guard blob.size > 0 else { throw RegistryError.invalid("The upload body is empty: send the .tgz archive.") }
@@ -122,8 +138,18 @@ public struct PolicyPackService: Sendable {
         }
         guard version.status == .pending else { throw RegistryError.alreadyComplete }
         guard let archive = version.archive else { throw RegistryError.uploadMissing }
-        let verified = try await verify(archive)
-        try await store.completeVersion(versionID: version.id, archive: verified, at: clock.now())
+        guard try await blobs.size(key: archive.key) != nil else { throw RegistryError.uploadMissing }
+        let sealedKey = try await blobs.seal(key: archive.key)
+        let verified: StoredBlob
+        do {
+            verified = try await verify(StoredBlob(key: sealedKey, size: archive.size, sha256: archive.sha256))
+            try await store.completeVersion(
+                versionID: version.id, uploadedKey: archive.key, archive: verified, at: clock.now())
+        } catch {
+            if sealedKey != archive.key { try? await blobs.delete(key: sealedKey) }
+            throw error
+        }
+        if sealedKey != archive.key { try? await blobs.delete(key: archive.key) }
         logger.info(
             "completed version",
             metadata: ["org": "\(organization)", "pack": "\(pack)", "version": "\(version.version)"])
@@ -186,8 +212,14 @@ public struct PolicyPackService: Sendable {
 
     // MARK: Downloading
 
-    /// A signed link to download a completed version's archive.
-    public func downloadLink(for version: PackVersion) -> String {
+    /// A link to download a completed version's archive: straight from storage when it serves presigned URLs,
+    /// else a signed link to this server.
+    public func downloadLink(for version: PackVersion) async throws -> String {
+        if let archive = version.archive,
+            let direct = try await blobs.directDownloadURL(key: archive.key, lifetime: settings.downloadLinkLifetime)
+        {
+            return direct
+        }
         let expires = clock.now().timeIntervalSince1970 + settings.downloadLinkLifetime
         let grant = LinkGrant(
             purpose: .download, versionID: version.id, organization: version.organization, pack: version.name,

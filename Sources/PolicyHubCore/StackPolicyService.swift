@@ -46,11 +46,14 @@ public struct StackPolicyService: Sendable {
             }
             chosen[applied.version.name] = applied
         }
-        return chosen.keys.sorted().compactMap { name in
-            chosen[name].map {
+        var required: [RequiredPolicy] = []
+        for name in chosen.keys.sorted() {
+            guard let applied = chosen[name] else { continue }
+            required.append(
                 RequiredPolicy(
-                    version: $0.version, config: $0.config, packLocation: packs.downloadLink(for: $0.version))
-            }
+                    version: applied.version, config: applied.config,
+                    packLocation: try await packs.downloadLink(for: applied.version)))
         }
+        return required
     }
 }

@@ -22,7 +22,7 @@ struct MetadataStoreConformanceTests {
         let version = try await store.beginVersion(organization: org, draft: draft(name, tag: tag), at: now)
         let archive = StoredBlob(key: "k/\(version.id)", size: 10, sha256: "ab")
         _ = try await store.recordUpload(versionID: version.id, archive: archive, at: now)
-        try await store.completeVersion(versionID: version.id, archive: archive, at: now)
+        try await store.completeVersion(versionID: version.id, uploadedKey: archive.key, archive: archive, at: now)
         return try #require(try await store.version(id: version.id))
     }
 
@@ -150,15 +150,18 @@ struct MetadataStoreConformanceTests {
             #expect(try await store.recordUpload(versionID: version.id, archive: second, at: Self.now) == first)
             // Completing with an archive that is no longer the current one fails: a new upload came in.
             try await expectRegistryError(.conflict) {
-                try await store.completeVersion(versionID: version.id, archive: first, at: Self.now)
+                try await store.completeVersion(
+                    versionID: version.id, uploadedKey: first.key, archive: first, at: Self.now)
             }
-            let verified = StoredBlob(key: "k/2", size: 2, sha256: "cafe")
-            try await store.completeVersion(versionID: version.id, archive: verified, at: Self.now)
+            // Completing may move the archive to a sealed key.
+            let verified = StoredBlob(key: "sealed/2", size: 2, sha256: "cafe")
+            try await store.completeVersion(versionID: version.id, uploadedKey: "k/2", archive: verified, at: Self.now)
             let completed = try #require(try await store.version(id: version.id))
             #expect(completed.archive == verified)
             #expect(completed.completedAt == Self.now)
             try await expectRegistryError(.invalid) {
-                try await store.completeVersion(versionID: version.id, archive: verified, at: Self.now)
+                try await store.completeVersion(
+                    versionID: version.id, uploadedKey: "sealed/2", archive: verified, at: Self.now)
             }
             try await expectRegistryError(.conflict) {
                 _ = try await store.recordUpload(versionID: version.id, archive: first, at: Self.now)
@@ -324,6 +327,31 @@ struct MetadataStoreConformanceTests {
                 try await group.waitForAll()
             }
             try await Self.setUp(store)
+            #expect(try await store.listGroups(organization: "acme").count == 1)
+        }
+    }
+
+    @Test(arguments: MetadataBackend.available)
+    func onlyOneOfSeveralStartingInstancesCreatesTheFirstAdmin(backend: MetadataBackend) async throws {
+        try await backend.withStore { store, open in
+            let created = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<4 {
+                    group.addTask {
+                        let instance = try await open()
+                        do {
+                            let made = try await instance.bootstrap(
+                                adminLogin: "admin", organization: "acme", tokenHash: "h\(index)", at: Self.now)
+                            try await instance.shutdown()
+                            return made
+                        } catch {
+                            try? await instance.shutdown()
+                            throw error
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(created.filter { $0 }.count == 1)
             #expect(try await store.listGroups(organization: "acme").count == 1)
         }
     }

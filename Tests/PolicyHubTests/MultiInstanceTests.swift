@@ -1,0 +1,179 @@
+import AsyncHTTPClient
+import BlobStoreFileSystem
+import Crypto
+import Foundation
+import HTTPTypes
+import MetadataStoreSQL
+import NIOCore
+import NIOHTTP1
+import PolicyHubCore
+import SQLKit
+import Testing
+
+/// Two `policyhub serve` processes on one PostgreSQL database and one archive store, written to through both at
+/// once and read through the other. Needs `POLICYHUB_TEST_POSTGRES_URL`; uses the S3 bucket of
+/// `POLICYHUB_TEST_S3_URL` when set, else a directory both instances share.
+@Suite("Several instances on one database", .serialized)
+struct MultiInstanceTests {
+    static let postgresURL = ProcessInfo.processInfo.environment["POLICYHUB_TEST_POSTGRES_URL"]
+    static let s3URL = ProcessInfo.processInfo.environment["POLICYHUB_TEST_S3_URL"]
+
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "policyhub-multi-\(UUID().uuidString)")
+
+    @Test(.enabled(if: postgresURL != nil)) func concurrentPublishesThroughTwoInstances() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let adminURL = try #require(Self.postgresURL)
+        let database = "policyhub_multi_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let admin = try PostgresBackend(url: adminURL, maxConnections: 1)
+        try await admin.withConnection { try await $0.raw("CREATE DATABASE \(unsafeRaw: database)").run() }
+        var components = try #require(URLComponents(string: adminURL))
+        components.path = "/" + database
+        let databaseURL = try #require(components.string)
+        let blobStore =
+            try Self.s3URL.map { try Self.withPrefix($0, "multi-\(UUID().uuidString.prefix(8))") }
+            ?? directory.appendingPathComponent("shared-blobs").path
+        let shared = ["--database-url", databaseURL, "--blob-store-url", blobStore]
+
+        // Both start at once on the empty database: one migrates and creates the admin, the other waits.
+        let first = try ServerProcess(dataDir: directory.appendingPathComponent("a"), extraArguments: shared)
+        let second = try ServerProcess(dataDir: directory.appendingPathComponent("b"), extraArguments: shared)
+        try await first.waitUntilReady()
+        try await second.waitUntilReady()
+        let tokenFiles = [first, second].map { $0.dataDir.appendingPathComponent("initial-admin-token") }
+        let written = tokenFiles.filter { FileManager.default.fileExists(atPath: $0.path) }
+        #expect(written.count == 1)
+        let token = try String(contentsOf: try #require(written.first), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let instances = [first, second].map { "http://127.0.0.1:\($0.port)" }
+        let writers = 8
+        let perWriter = 25
+        let started = ContinuousClock.now
+        // Writer w publishes to pack `shared-(w % 2)` through instance w % 2 and completes through the other.
+        let published = try await withThrowingTaskGroup(of: [(pack: String, tag: String, sha256: String)].self) {
+            group in
+            for writer in 0..<writers {
+                group.addTask {
+                    var mine: [(String, String, String)] = []
+                    for index in 0..<perWriter {
+                        let pack = "shared-\(writer % 2)"
+                        let tag = "\(writer).\(index).0"
+                        let archive = try Fixtures.packArchive(files: [
+                            "package/PulumiPolicy.yaml": "runtime: nodejs\n", "package/index.js": "// \(tag)\n",
+                        ])
+                        try await Self.publish(
+                            client, create: instances[writer % 2], complete: instances[(writer + 1) % 2], token: token,
+                            pack: pack, tag: tag, archive: archive)
+                        mine.append((pack, tag, SHA256.hash(data: Data(archive)).hexString))
+                    }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        print(
+            "multi-instance: \(published.count) versions through 2 instances in \(String(format: "%.2f", seconds)) s "
+                + "(\(String(format: "%.1f", Double(published.count) / seconds)) versions/s)")
+        #expect(published.count == writers * perWriter)
+
+        // Every version is visible through both instances, numbered 1...n per pack without gaps.
+        var lists: [JSONValue] = []
+        for instance in instances {
+            let list = try await Self.get(client, instance + "/api/orgs/default/policypacks", token: token)
+            lists.append(list)
+        }
+        #expect(lists[0] == lists[1])
+        for pack in lists[0]["policyPacks"]?.arrayValue ?? [] {
+            let versions =
+                pack["versions"]?.arrayValue?.compactMap { value -> Int64? in
+                    if case .int(let number) = value { return number }
+                    return nil
+                } ?? []
+            #expect(versions == Array(1...Int64(versions.count)))
+            #expect(Set(pack["versionTags"]?.arrayValue ?? []).count == versions.count)
+        }
+        #expect(
+            lists[0]["policyPacks"]?.arrayValue?.compactMap { $0["versions"]?.arrayValue?.count }.reduce(0, +) == 200)
+
+        // Every archive is intact: the recorded digest is the uploaded one, and so are the stored bytes.
+        let store = try await SQLMetadataStore.open(PostgresBackend(url: databaseURL))
+        let blobs = try await Self.blobStore(blobStore)
+        let references = try await store.archiveReferences()
+        let recorded = Dictionary(
+            references.map { ("\($0.version.name)@\($0.version.versionTag ?? "")", $0.archive) },
+            uniquingKeysWith: { first, _ in first })
+        for (pack, tag, sha256) in published {
+            let archive = try #require(recorded["\(pack)@\(tag)"])
+            #expect(archive.sha256 == sha256)
+            var hasher = SHA256()
+            try await blobs.read(key: archive.key, range: nil) { buffer in
+                buffer.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+            }
+            #expect(hasher.finalize().hexString == sha256)
+        }
+        try await store.shutdown()
+        try await client.shutdown()
+        #expect(try await first.terminate() == 0)
+        #expect(try await second.terminate() == 0)
+        try await admin.withConnection { try await $0.raw("DROP DATABASE \(unsafeRaw: database) WITH (FORCE)").run() }
+        try await admin.shutdown()
+    }
+
+    static func blobStore(_ location: String) async throws -> any BlobStore {
+        try FileSystemBlobStore(root: URL(fileURLWithPath: location, isDirectory: true))
+    }
+
+    /// `s3://bucket?query` with a key prefix of its own, so cases never see each other's objects.
+    static func withPrefix(_ url: String, _ prefix: String) throws -> String {
+        guard var components = URLComponents(string: url) else { throw TestFailure("bad S3 URL") }
+        components.path = "/" + prefix
+        return try #require(components.string)
+    }
+
+    static func publish(
+        _ client: HTTPClient, create: String, complete: String, token: String, pack: String, tag: String,
+        archive: [UInt8]
+    ) async throws {
+        let created = try await send(
+            client, .POST, create + "/api/orgs/default/policypacks", token: token,
+            body: try Fixtures.createBody(pack, tag: tag).encoded())
+        guard created.status == 201, let uploadURI = created.json["uploadURI"]?.stringValue else {
+            throw TestFailure("create failed: \(created.status) \(created.json)")
+        }
+        var upload = HTTPClientRequest(url: uploadURI)
+        upload.method = .PUT
+        for (name, value) in created.json["requiredHeaders"]?.objectValue ?? [:] {
+            upload.headers.add(name: name, value: value.stringValue ?? "")
+        }
+        upload.body = .bytes(ByteBuffer(bytes: archive))
+        let uploaded = try await client.execute(upload, timeout: .seconds(30))
+        guard uploaded.status.code < 300 else { throw TestFailure("upload failed: \(uploaded.status)") }
+        let completed = try await send(
+            client, .POST, complete + "/api/orgs/default/policypacks/\(pack)/versions/\(tag)/complete", token: token,
+            body: nil)
+        guard completed.status == 204 else {
+            throw TestFailure("complete failed: \(completed.status) \(completed.json)")
+        }
+    }
+
+    static func get(_ client: HTTPClient, _ url: String, token: String) async throws -> JSONValue {
+        try await send(client, .GET, url, token: token, body: nil).json
+    }
+
+    static func send(
+        _ client: HTTPClient, _ method: NIOHTTP1.HTTPMethod, _ url: String, token: String, body: String?
+    ) async throws -> (status: UInt, json: JSONValue) {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "token \(token)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: body ?? ""))
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        return (response.status.code, (try? JSONValue(jsonText: String(buffer: bytes))) ?? .null)
+    }
+}

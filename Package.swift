@@ -92,6 +92,7 @@ let package = Package(
             name: "PolicyHubFetch",
             dependencies: [
                 "PackArchive",
+                "PolicyHubCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

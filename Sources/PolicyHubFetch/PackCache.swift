@@ -1,4 +1,5 @@
 import Foundation
+import PolicyHubCore
 
 #if canImport(Glibc)
 import Glibc
@@ -57,7 +58,7 @@ struct PackCache {
     }
 
     /// Writes `config` as a pretty JSON object, atomically (a temporary file renamed over the old one).
-    func writeConfig(_ config: JSONValue, for stack: StackReference, pack name: String) throws -> URL {
+    func writeConfig(_ config: JSONValue, for stack: StackPath, pack name: String) throws -> URL {
         let parts = [stack.organization, stack.project, stack.stack, name]
         guard parts.allSatisfy({ !$0.contains("/") && !$0.contains("\0") }) else {
             throw FetchError("cannot name a config file after '\(stack)' and '\(name)'")

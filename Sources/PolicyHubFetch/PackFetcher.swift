@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import PackArchive
+import PolicyHubCore
 
 /// A pack a stack must run, unpacked on disk, with its configuration written beside it.
 public struct FetchedPack: Sendable, Equatable {
@@ -28,7 +29,7 @@ public struct FetchedPack: Sendable, Equatable {
 /// matches the ETag, so the cache never holds a partial or unverified pack.
 public struct PackFetcher: Sendable {
     public let server: URL
-    public let stack: StackReference
+    public let stack: StackPath
     public let destination: URL
     private let token: String
     private let httpClient: HTTPClient
@@ -51,7 +52,7 @@ public struct PackFetcher: Sendable {
     ///   - maxArchiveBytes: The largest compressed archive accepted.
     ///   - progress: Receives one human line per pack (for stderr).
     public init(
-        server: URL, token: String, stack: StackReference, destination: URL, httpClient: HTTPClient,
+        server: URL, token: String, stack: StackPath, destination: URL, httpClient: HTTPClient,
         limits: ArchiveLimits = .init(), maxArchiveBytes: Int64 = 1 << 30,
         progress: @escaping @Sendable (String) -> Void = { _ in }
     ) {
@@ -127,10 +128,13 @@ public struct PackFetcher: Sendable {
 
         let digest: String
         let wasCached: Bool
-        if let announced = try await announcedDigest(url), cache.contains(digest: announced) {
-            (digest, wasCached) = (announced, true)
+        let listed = Self.digest(fromETag: policy.sha256)
+        var known = listed
+        if known == nil { known = try await announcedDigest(url) }
+        if let known, cache.contains(digest: known) {
+            (digest, wasCached) = (known, true)
         } else {
-            (digest, wasCached) = try await download(policy, from: url, into: cache)
+            (digest, wasCached) = try await download(policy, from: url, expecting: listed, into: cache)
         }
         let configFile = try cache.writeConfig(config, for: stack, pack: policy.name)
         let directory = cache.packDirectory(digest: digest).appendingPathComponent("package", isDirectory: true)
@@ -158,8 +162,9 @@ public struct PackFetcher: Sendable {
     }
 
     /// Downloads, verifies and installs one archive; returns its digest and whether it turned out to be cached.
+    /// The digest to check is the listed one when the server gave it, else the download's ETag.
     private func download(
-        _ policy: RequiredPolicy, from url: URL, into cache: PackCache
+        _ policy: RequiredPolicy, from url: URL, expecting listed: String?, into cache: PackCache
     ) async throws -> (digest: String, wasCached: Bool) {
         var request = HTTPClientRequest(url: url.absoluteString)
         request.headers.add(name: "User-Agent", value: Self.userAgent)
@@ -170,7 +175,7 @@ public struct PackFetcher: Sendable {
             let body = try? await response.body.collect(upTo: Self.maxErrorBodyBytes)
             throw FetchError.refused("cannot download pack \(policy.name)", status: response.status.code, body: body)
         }
-        guard let expected = Self.digest(fromETag: response.headers.first(name: "ETag")) else {
+        guard let expected = listed ?? Self.digest(fromETag: response.headers.first(name: "ETag")) else {
             throw FetchError("the server gave no SHA-256 ETag for pack \(policy.name)")
         }
         if cache.contains(digest: expected) { return (expected, true) }
@@ -253,7 +258,7 @@ extension PackFetcher {
     /// Unlike the shared client it fails at once when nothing listens (instead of retrying until the connect
     /// timeout) and never follows redirects, so the token is sent to `server` only.
     public static func fetch(
-        server: URL, token: String, stack: StackReference, destination: URL,
+        server: URL, token: String, stack: StackPath, destination: URL,
         progress: @escaping @Sendable (String) -> Void = { _ in }
     ) async throws -> [FetchedPack] {
         var configuration = HTTPClient.Configuration(

@@ -1,4 +1,5 @@
 import Foundation
+import PolicyHubCore
 
 /// The answer of `GET /api/stacks/{org}/{project}/{stack}/policypacks`; `requiredPolicies` may be left out when empty.
 struct StackPolicyPacks: Decodable {
@@ -13,6 +14,9 @@ struct RequiredPolicy: Decodable {
     var displayName: String?
     /// An absolute, signed URL that needs no Authorization header.
     var packLocation: String?
+    /// The archive's SHA-256 (a PolicyHub addition the Pulumi CLI ignores). Presigned object-store links carry
+    /// the store's own ETag, so this, not the ETag, is the digest to check when it is given.
+    var sha256: String?
     /// Policy name (or `all`) to a config object or null; absent or null means no configuration.
     var config: JSONValue?
 
@@ -32,48 +36,5 @@ struct RequiredPolicy: Decodable {
                 default: return false
                 }
             }
-    }
-}
-
-/// Any JSON value, kept as sent so that a pack's config reaches pulumi unchanged.
-enum JSONValue: Codable, Equatable, Sendable {
-    case null
-    case bool(Bool)
-    case integer(Int64)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Int64.self) {
-            self = .integer(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .null: try container.encodeNil()
-        case .bool(let value): try container.encode(value)
-        case .integer(let value): try container.encode(value)
-        case .number(let value): try container.encode(value)
-        case .string(let value): try container.encode(value)
-        case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
-        }
     }
 }

@@ -84,6 +84,7 @@ extension APIHandler {
             Components.Schemas.RequiredPolicy(
                 name: policy.version.name, version: policy.version.version, versionTag: policy.version.label,
                 displayName: policy.version.draft.displayName, packLocation: policy.packLocation,
+                sha256: policy.version.archive?.sha256,
                 config: policy.config.map(JSONValue.object))
         }
         return .ok(.init(body: .json(.init(requiredPolicies: policies))))

@@ -54,7 +54,7 @@ struct FetchCommand: AsyncParsableCommand {
         guard let token = Environment.value(token, "POLICYHUB_TOKEN") else {
             throw fail(FetchError("no token: pass --token or set POLICYHUB_TOKEN"))
         }
-        guard let stackReference = StackReference(stack) else {
+        guard let stackReference = StackPath(stack) else {
             throw fail(FetchError("--stack must be ORG/PROJECT/STACK, not '\(stack)'"))
         }
 

@@ -52,6 +52,7 @@ struct StackPolicyTests {
             #expect(download.headers[.contentLength] == String(archive.count))
             let digest = SHA256.hash(data: Data(archive)).hexString
             #expect(download.headers[.eTag] == "\"\(digest)\"")
+            #expect(policies[0]["sha256"] == .string(digest))
         }
     }
 

@@ -1,5 +1,5 @@
 /// A stack as `ORG/PROJECT/STACK`. The stack itself may live in any backend; PolicyHub only knows its name.
-public struct StackReference: Sendable, Hashable, CustomStringConvertible {
+public struct StackPath: Sendable, Hashable, CustomStringConvertible {
     public var organization: String
     public var project: String
     public var stack: String

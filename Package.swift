@@ -78,6 +78,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "BlobStoreS3",
+            dependencies: [
+                "PolicyHubCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                // Needed by name: request methods and statuses (NIOHTTP1); the spool file's thread pool and
+                // connection errors (NIOPosix).
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "PolicyHubHTTP",
             dependencies: [
                 "PolicyHubCore",
@@ -109,6 +124,7 @@ let package = Package(
                 "PolicyHubHTTP",
                 "MetadataStoreSQL",
                 "BlobStoreFileSystem",
+                "BlobStoreS3",
                 "PolicyHubFetch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -133,6 +149,29 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "BlobStoreS3Tests",
+            dependencies: [
+                "BlobStoreS3",
+                "PolicyHubCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConformanceTests",
+            dependencies: [
+                "PolicyHubCore",
+                "BlobStoreFileSystem",
+                "BlobStoreS3",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "PolicyHubTests",
             dependencies: [
                 "policyhub",
@@ -140,6 +179,7 @@ let package = Package(
                 "PolicyHubHTTP",
                 "MetadataStoreSQL",
                 "BlobStoreFileSystem",
+                "BlobStoreS3",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -93,7 +93,7 @@ struct MigrateStoreTests {
     }
 
     @Test(.enabled(if: ProcessInfo.processInfo.environment["POLICYHUB_TEST_POSTGRES_URL"] != nil))
-    func aDeploymentRoundTripsThroughPostgreSQL() async throws {
+    func aDeploymentRoundTripsThroughPostgreSQLAndS3() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let adminURL = try #require(ProcessInfo.processInfo.environment["POLICYHUB_TEST_POSTGRES_URL"])
         let database = "policyhub_migrate_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
@@ -105,7 +105,14 @@ struct MigrateStoreTests {
 
         let source = directory.appendingPathComponent("source")
         let back = directory.appendingPathComponent("back")
-        let middleBlobs = directory.appendingPathComponent("middle-blobs").path
+        // Through the S3 bucket when there is one, else a directory.
+        var middleBlobs = directory.appendingPathComponent("middle-blobs").path
+        if let s3 = ProcessInfo.processInfo.environment["POLICYHUB_TEST_S3_URL"],
+            var bucket = URLComponents(string: s3)
+        {
+            bucket.path = "/migrate-\(UUID().uuidString.prefix(8))"
+            middleBlobs = try #require(bucket.string)
+        }
         _ = try await populate(source)
         try migrate(["--from", source.path, "--to", postgresURL, "--to-blob-store", middleBlobs])
         try migrate(["--from", postgresURL, "--from-blob-store", middleBlobs, "--to", back.path])

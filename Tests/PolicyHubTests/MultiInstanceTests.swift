@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import BlobStoreFileSystem
+import BlobStoreS3
 import Crypto
 import Foundation
 import HTTPTypes
@@ -124,7 +125,8 @@ struct MultiInstanceTests {
     }
 
     static func blobStore(_ location: String) async throws -> any BlobStore {
-        try FileSystemBlobStore(root: URL(fileURLWithPath: location, isDirectory: true))
+        if location.hasPrefix("s3://") { return try S3BlobStore(url: location) }
+        return try FileSystemBlobStore(root: URL(fileURLWithPath: location, isDirectory: true))
     }
 
     /// `s3://bucket?query` with a key prefix of its own, so cases never see each other's objects.

@@ -24,7 +24,7 @@ struct TestServer: Sendable {
 
     let directory: URL
     let store: SQLMetadataStore
-    let blobs: FileSystemBlobStore
+    let blobs: any BlobStore
     let identity: IdentityService
     let services: PolicyHubServices
     let clock: TestClock
@@ -33,6 +33,7 @@ struct TestServer: Sendable {
     /// Runs `body` against a fresh server and removes everything afterwards.
     static func with<T: Sendable>(
         maxArchiveBytes: Int64 = 100 << 20, uploadLinkLifetime: TimeInterval = 3600,
+        blobStore: (@Sendable (URL) throws -> any BlobStore)? = nil,
         _ body: @Sendable (TestServer, APIClient) async throws -> T
     ) async throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -41,7 +42,7 @@ struct TestServer: Sendable {
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try await SQLMetadataStore.open(
             SQLiteBackend(path: directory.appendingPathComponent("policyhub.sqlite").path))
-        let blobs = try FileSystemBlobStore(root: directory.appendingPathComponent("blobs"))
+        let blobs = try blobStore?(directory) ?? FileSystemBlobStore(root: directory.appendingPathComponent("blobs"))
         let clock = TestClock()
         let identity = IdentityService(store: store, clock: clock.wallClock)
         let quietLogger = Self.quietLogger

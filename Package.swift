@@ -120,6 +120,7 @@ let package = Package(
         .executableTarget(
             name: "policyhub",
             dependencies: [
+                "PackArchive",
                 "PolicyHubCore",
                 "PolicyHubHTTP",
                 "MetadataStoreSQL",
@@ -175,6 +176,7 @@ let package = Package(
             name: "PolicyHubTests",
             dependencies: [
                 "policyhub",
+                "PackArchive",
                 "PolicyHubCore",
                 "PolicyHubHTTP",
                 "MetadataStoreSQL",

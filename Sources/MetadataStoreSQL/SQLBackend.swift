@@ -1,3 +1,4 @@
+import PolicyHubCore
 import SQLKit
 
 /// A database the metadata store runs on. Everything dialect-specific lives behind this protocol:
@@ -18,6 +19,7 @@ public protocol SQLBackend: Sendable {
 
 extension SQLBackend {
     /// BEGIN / COMMIT / ROLLBACK around `body` on the given connection: SQLKit has no transaction helper.
+    /// A unique constraint that a concurrent writer (another instance) won is the caller's conflict, not a fault.
     func run<T: Sendable>(
         in database: any SQLDatabase, begin: String, _ body: @Sendable (any SQLDatabase) async throws -> T
     ) async throws -> T {
@@ -28,6 +30,9 @@ extension SQLBackend {
             return result
         } catch {
             try? await database.raw("ROLLBACK").run()
+            if isUniqueViolation(error) {
+                throw RegistryError(.conflict, "A concurrent change made the same name or version first: try again.")
+            }
             throw error
         }
     }

@@ -21,7 +21,8 @@ extension SQLMetadataStore {
             let orgID = try await Self.insertOrganization(database, login: organization, personalUserID: nil, at: time)
             try await Self.insertMembership(database, organizationID: orgID, userID: userID, role: .admin)
             try await Self.insertToken(
-                database, userID: userID, tokenHash: tokenHash, description: "initial admin token", at: time)
+                database, userID: userID, tokenHash: tokenHash, description: "initial admin token", expiresAt: nil,
+                at: time)
             return true
         }
     }
@@ -57,25 +58,72 @@ extension SQLMetadataStore {
         }
     }
 
-    public func createToken(login: String, tokenHash: String, description: String, at time: Date) async throws
-        -> String
-    {
+    public func createToken(
+        login: String, tokenHash: String, description: String, expiresAt: Date?, at time: Date
+    ) async throws -> String {
         try await backend.transaction { database in
             guard let userID = try await Self.userID(database, login) else {
                 throw RegistryError(.notFound, "User '\(login)' not found")
             }
             return try await Self.insertToken(
-                database, userID: userID, tokenHash: tokenHash, description: description, at: time)
+                database, userID: userID, tokenHash: tokenHash, description: description, expiresAt: expiresAt,
+                at: time)
         }
     }
 
-    public func principal(tokenHash: String) async throws -> Principal? {
-        let now = Date().milliseconds
+    public func touchToken(id: String, at time: Date) async throws {
+        try await backend.withConnection { database in
+            try await database.raw(
+                "UPDATE access_tokens SET last_used_at = \(bind: time.milliseconds) WHERE id = \(bind: id)"
+            ).run()
+        }
+    }
+
+    public func listTokens(login: String) async throws -> [AccessTokenRecord] {
+        try await backend.withConnection { database in
+            guard try await Self.userID(database, login) != nil else {
+                throw RegistryError(.notFound, "User '\(login)' not found")
+            }
+            return try await database.raw(
+                """
+                SELECT t.id AS id, t.description AS description, t.created_at AS created_at,
+                       t.expires_at AS expires_at, t.last_used_at AS last_used_at, t.revoked_at AS revoked_at
+                FROM access_tokens t JOIN users u ON u.id = t.user_id
+                WHERE u.login = \(bind: login)
+                ORDER BY t.created_at, t.id
+                """
+            ).all().map { row in
+                AccessTokenRecord(
+                    id: try row.string("id"), description: try row.string("description"),
+                    createdAt: Date(milliseconds: try row.int("created_at")),
+                    expiresAt: try row.optionalInt("expires_at").map(Date.init(milliseconds:)),
+                    lastUsedAt: try row.optionalInt("last_used_at").map(Date.init(milliseconds:)),
+                    revokedAt: try row.optionalInt("revoked_at").map(Date.init(milliseconds:)))
+            }
+        }
+    }
+
+    public func revokeToken(id: String, at time: Date) async throws {
+        try await backend.transaction { database in
+            guard
+                let row = try await database.raw("SELECT revoked_at FROM access_tokens WHERE id = \(bind: id)").first()
+            else { throw RegistryError(.notFound, "Token '\(id)' not found") }
+            guard try row.optionalInt("revoked_at") == nil else {
+                throw RegistryError(.conflict, "Token '\(id)' is already revoked")
+            }
+            try await database.raw(
+                "UPDATE access_tokens SET revoked_at = \(bind: time.milliseconds) WHERE id = \(bind: id)"
+            ).run()
+        }
+    }
+
+    public func principal(tokenHash: String, at time: Date) async throws -> Principal? {
+        let now = time.milliseconds
         let rows = try await backend.withConnection { database in
             try await database.raw(
                 """
                 SELECT u.id AS user_id, u.login AS login, u.display_name AS display_name,
-                       t.id AS token_id, t.description AS token_description,
+                       t.id AS token_id, t.description AS token_description, t.last_used_at AS last_used_at,
                        o.login AS organization, m.role AS role, o.personal_user_id AS personal_user_id
                 FROM access_tokens t
                 JOIN users u ON u.id = t.user_id
@@ -98,7 +146,9 @@ extension SQLMetadataStore {
         return Principal(
             userID: try first.string("user_id"), login: try first.string("login"),
             displayName: try first.string("display_name"), tokenID: try first.string("token_id"),
-            tokenDescription: try first.string("token_description"), memberships: memberships)
+            tokenDescription: try first.string("token_description"),
+            tokenLastUsedAt: try first.optionalInt("last_used_at").map(Date.init(milliseconds:)),
+            memberships: memberships)
     }
 
     public func signingKey() async throws -> [UInt8] {
@@ -192,13 +242,15 @@ extension SQLMetadataStore {
     }
 
     static func insertToken(
-        _ database: any SQLDatabase, userID: String, tokenHash: String, description: String, at time: Date
+        _ database: any SQLDatabase, userID: String, tokenHash: String, description: String, expiresAt: Date?,
+        at time: Date
     ) async throws -> String {
         let id = newID()
         try await database.raw(
             """
-            INSERT INTO access_tokens (id, user_id, token_hash, description, created_at)
-            VALUES (\(bind: id), \(bind: userID), \(bind: tokenHash), \(bind: description), \(bind: time.milliseconds))
+            INSERT INTO access_tokens (id, user_id, token_hash, description, created_at, expires_at)
+            VALUES (\(bind: id), \(bind: userID), \(bind: tokenHash), \(bind: description), \(bind: time.milliseconds),
+                    \(bind: expiresAt?.milliseconds))
             """
         ).run()
         return id

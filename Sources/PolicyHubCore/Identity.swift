@@ -26,17 +26,20 @@ public struct Principal: Hashable, Sendable {
     public var displayName: String
     public var tokenID: String
     public var tokenDescription: String
+    /// When the token was last recorded as used; nil before its first use.
+    public var tokenLastUsedAt: Date?
     public var memberships: [Membership]
 
     public init(
         userID: String, login: String, displayName: String, tokenID: String, tokenDescription: String,
-        memberships: [Membership]
+        tokenLastUsedAt: Date? = nil, memberships: [Membership]
     ) {
         self.userID = userID
         self.login = login
         self.displayName = displayName
         self.tokenID = tokenID
         self.tokenDescription = tokenDescription
+        self.tokenLastUsedAt = tokenLastUsedAt
         self.memberships = memberships
     }
 
@@ -50,6 +53,27 @@ public struct Principal: Hashable, Sendable {
         guard let actual = self.role(in: organization) else { throw RegistryError.organizationNotFound }
         if role == .admin && actual != .admin { throw RegistryError.forbidden(action) }
         return actual
+    }
+}
+
+/// What an operator sees of a token: never the token itself, which is shown once at creation.
+public struct AccessTokenRecord: Hashable, Sendable {
+    public var id: String
+    public var description: String
+    public var createdAt: Date
+    public var expiresAt: Date?
+    public var lastUsedAt: Date?
+    public var revokedAt: Date?
+
+    public init(
+        id: String, description: String, createdAt: Date, expiresAt: Date?, lastUsedAt: Date?, revokedAt: Date?
+    ) {
+        self.id = id
+        self.description = description
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.lastUsedAt = lastUsedAt
+        self.revokedAt = revokedAt
     }
 }
 

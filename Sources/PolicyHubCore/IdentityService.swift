@@ -23,11 +23,18 @@ public struct IdentityService: Sendable {
             throw RegistryError.unauthenticated
         }
         let token = parts[1].trimmingCharacters(in: .whitespaces)
+        let now = clock.now()
         guard AccessToken.isWellFormed(token),
-            let principal = try await store.principal(tokenHash: AccessToken.hash(token))
+            let principal = try await store.principal(tokenHash: AccessToken.hash(token), at: now)
         else { throw RegistryError.unauthenticated }
+        // At most one write per token a minute: a busy CI token must not turn every read into a write.
+        if principal.tokenLastUsedAt.map({ now.timeIntervalSince($0) >= Self.lastUsedResolution }) ?? true {
+            try? await store.touchToken(id: principal.tokenID, at: now)
+        }
         return principal
     }
+
+    static let lastUsedResolution: TimeInterval = 60
 
     /// On an empty store, creates the first admin, the default organization and a token, and returns the token.
     public func bootstrap() async throws -> String? {
@@ -54,13 +61,31 @@ public struct IdentityService: Sendable {
         try await store.addMember(organization: organization, login: login, role: role)
     }
 
-    /// Creates a token for `login` and returns it; it cannot be shown again.
-    public func createToken(login: String, description: String = "") async throws -> String {
+    /// Creates a token for `login` and returns it; it cannot be shown again. `lifetime` nil: it never expires.
+    public func createToken(login: String, description: String = "", lifetime: TimeInterval? = nil) async throws
+        -> String
+    {
         try NameRule.validate(login, field: "user login")
+        guard description.count <= 500 else {
+            throw RegistryError.invalid("The description is longer than 500 characters.")
+        }
+        if let lifetime, lifetime <= 0 { throw RegistryError.invalid("The token's lifetime must be positive.") }
         let token = AccessToken.generate()
+        let now = clock.now()
         _ = try await store.createToken(
-            login: login, tokenHash: AccessToken.hash(token), description: description, at: clock.now())
+            login: login, tokenHash: AccessToken.hash(token), description: description,
+            expiresAt: lifetime.map { now.addingTimeInterval($0) }, at: now)
         return token
+    }
+
+    public func listTokens(login: String) async throws -> [AccessTokenRecord] {
+        try NameRule.validate(login, field: "user login")
+        return try await store.listTokens(login: login)
+    }
+
+    /// Revokes a token; the next request with it is refused, on every instance.
+    public func revokeToken(id: String) async throws {
+        try await store.revokeToken(id: id, at: clock.now())
     }
 
     /// The organization the CLI uses when none is given: the first shared one, else the personal one.

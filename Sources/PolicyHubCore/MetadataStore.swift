@@ -13,9 +13,15 @@ public protocol MetadataStore: Sendable {
     func createOrganization(login: String, at time: Date) async throws
     func addMember(organization: String, login: String, role: Role) async throws
     /// Stores a token's hash for `login`; returns the token's ID.
-    func createToken(login: String, tokenHash: String, description: String, at time: Date) async throws -> String
-    /// The caller behind a token hash, with all memberships, or nil when no live token has that hash.
-    func principal(tokenHash: String) async throws -> Principal?
+    func createToken(login: String, tokenHash: String, description: String, expiresAt: Date?, at time: Date)
+        async throws -> String
+    /// The caller behind a token hash, with all memberships, or nil when no token with that hash is live at `time`
+    /// (unknown, revoked or expired). Reads the database every time, so a revocation holds on every instance.
+    func principal(tokenHash: String, at time: Date) async throws -> Principal?
+    /// Records that a token was used.
+    func touchToken(id: String, at time: Date) async throws
+    func listTokens(login: String) async throws -> [AccessTokenRecord]
+    func revokeToken(id: String, at time: Date) async throws
     /// The server's HMAC key for signed links, created on first use and shared by every instance.
     func signingKey() async throws -> [UInt8]
 

@@ -31,6 +31,18 @@ public struct PolicyPackDraft: Codable, Hashable, Sendable {
     }
 }
 
+/// Bounds on what a create request may describe, so one request cannot store unbounded metadata.
+public struct DraftLimits: Hashable, Sendable {
+    public var maxPolicies: Int
+    /// Characters in any one text field, the readme excepted (the request body limit bounds it).
+    public var maxFieldLength: Int
+
+    public init(maxPolicies: Int = 1000, maxFieldLength: Int = 16 * 1024) {
+        self.maxPolicies = maxPolicies
+        self.maxFieldLength = maxFieldLength
+    }
+}
+
 extension PolicyPackDraft {
     /// Where the request carries the version tag: `versionTag` (optional) on the org API,
     /// `version` (required) on the registry API.
@@ -47,8 +59,10 @@ extension PolicyPackDraft {
     }
 
     /// Validates a whole create request and reports every problem in one error.
-    public static func parse(_ body: JSONValue, tagField: TagField) throws(RegistryError) -> PolicyPackDraft {
-        var reader = DraftReader()
+    public static func parse(_ body: JSONValue, tagField: TagField, limits: DraftLimits = .init()) throws(RegistryError)
+        -> PolicyPackDraft
+    {
+        var reader = DraftReader(limits: limits)
         guard let object = body.objectValue else {
             throw RegistryError.invalid("The request body must be a JSON object describing the Policy Pack.")
         }
@@ -66,7 +80,7 @@ extension PolicyPackDraft {
             versionTag: tag,
             policies: policies,
             description: reader.string(object, "description", resource: "policypack"),
-            readme: reader.string(object, "readme", resource: "policypack"),
+            readme: reader.string(object, "readme", resource: "policypack", unbounded: true),
             provider: reader.string(object, "provider", resource: "policypack"),
             tags: reader.strings(object, "tags", resource: "policypack"),
             repository: reader.string(object, "repository", resource: "policypack"),
@@ -83,6 +97,7 @@ extension PolicyPackDraft {
 
 /// Reads fields out of untyped JSON and collects every problem instead of stopping at the first.
 private struct DraftReader {
+    let limits: DraftLimits
     var problems: [RequestErrorDetail] = []
 
     mutating func report(_ resource: String, _ attribute: String, _ type: RequestErrorDetail.ErrorType, _ text: String)
@@ -91,10 +106,17 @@ private struct DraftReader {
     }
 
     mutating func string(
-        _ object: [String: JSONValue], _ key: String, resource: String, required: Bool = false
+        _ object: [String: JSONValue], _ key: String, resource: String, required: Bool = false,
+        unbounded: Bool = false
     ) -> String? {
         switch object[key] {
         case .string(let value)?:
+            guard unbounded || value.count <= limits.maxFieldLength else {
+                report(
+                    resource, key, .invalid,
+                    "\(describe(resource, key)) is longer than \(limits.maxFieldLength) characters.")
+                return nil
+            }
             return value
         case nil, .null?:
             if required { report(resource, key, .required, "\(describe(resource, key)) is required.") }
@@ -154,6 +176,12 @@ private struct DraftReader {
         }
         guard !items.isEmpty else {
             report("policypack", "policies", .invalid, "Policy Pack must have at least one policy.")
+            return []
+        }
+        guard items.count <= limits.maxPolicies else {
+            report(
+                "policypack", "policies", .invalid,
+                "Policy Pack has \(items.count) policies, more than the limit of \(limits.maxPolicies).")
             return []
         }
         var policies: [Policy] = []

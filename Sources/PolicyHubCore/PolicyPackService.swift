@@ -12,11 +12,12 @@ public struct PublishSettings: Sendable {
     public var downloadLinkLifetime: TimeInterval
     public var maxArchiveBytes: Int64
     public var archiveLimits: ArchiveLimits
+    public var draftLimits: DraftLimits
 
     public init(
         publicURL: String, uploadLinkLifetime: TimeInterval = 3600, downloadLinkLifetime: TimeInterval = 3600,
         maxArchiveBytes: Int64 = 100 << 20,
-        archiveLimits: ArchiveLimits = .init()
+        archiveLimits: ArchiveLimits = .init(), draftLimits: DraftLimits = .init()
     ) {
         var url = publicURL
         while url.hasSuffix("/") { url.removeLast() }
@@ -25,6 +26,7 @@ public struct PublishSettings: Sendable {
         self.downloadLinkLifetime = downloadLinkLifetime
         self.maxArchiveBytes = maxArchiveBytes
         self.archiveLimits = archiveLimits
+        self.draftLimits = draftLimits
     }
 }
 
@@ -63,7 +65,7 @@ public struct PolicyPackService: Sendable {
     ) async throws -> PublishTicket {
         try NameRule.validate(organization, field: "orgName")
         try caller.authorize(organization, needs: .admin, to: "publish Policy Packs")
-        let draft = try PolicyPackDraft.parse(body, tagField: tagField)
+        let draft = try PolicyPackDraft.parse(body, tagField: tagField, limits: settings.draftLimits)
         let now = clock.now()
         let version = try await store.beginVersion(organization: organization, draft: draft, at: now)
         let key = archiveKey(for: version)

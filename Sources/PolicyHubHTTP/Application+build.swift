@@ -34,8 +34,23 @@ public struct PolicyHubServices: Sendable {
     }
 }
 
+/// Limits of the HTTP layer.
+public struct HTTPLimits: Sendable {
+    /// Largest JSON request body (413 past it).
+    public var maxJSONBodyBytes: Int
+    /// A connection that sends and receives nothing for this long is closed.
+    public var idleTimeout: Duration
+
+    public init(maxJSONBodyBytes: Int = 1 << 20, idleTimeout: Duration = .seconds(60)) {
+        self.maxJSONBodyBytes = maxJSONBodyBytes
+        self.idleTimeout = idleTimeout
+    }
+}
+
 /// Every route: the generated API plus the hand-written transfer and operations routes.
-public func buildRouter(_ services: PolicyHubServices) throws -> Router<BasicRequestContext> {
+public func buildRouter(_ services: PolicyHubServices, limits: HTTPLimits = .init()) throws
+    -> Router<BasicRequestContext>
+{
     let router = Router()
     router.add(middleware: RoutingErrorMiddleware())
     let handler = APIHandler(
@@ -43,7 +58,7 @@ public func buildRouter(_ services: PolicyHubServices) throws -> Router<BasicReq
         stacks: services.stacks)
     try handler.registerHandlers(
         on: router, configuration: .init(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]),
-        middlewares: [JSONBodyMiddleware(maxBytes: 1 << 20)])
+        middlewares: [JSONBodyMiddleware(maxBytes: limits.maxJSONBodyBytes)])
     TransferRoutes(packs: services.packs).register(on: router)
     OperationsRoutes().register(on: router)
     return router
@@ -51,14 +66,18 @@ public func buildRouter(_ services: PolicyHubServices) throws -> Router<BasicReq
 
 /// The HTTP server, ready to run (tests call the same builder).
 public func buildApplication(
-    _ services: PolicyHubServices, host: String, port: Int, logger: Logger,
+    _ services: PolicyHubServices, host: String, port: Int, limits: HTTPLimits = .init(), logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
-    let router = try buildRouter(services)
+    let router = try buildRouter(services, limits: limits)
     let routes = RouteTable(router.routes.map { ($0.path.description, $0.method) })
     let responder = EdgeResponder(inner: router.buildResponder(), identity: services.identity, routes: routes)
+    let idle = limits.idleTimeout.components
     return Application(
         responder: responder,
+        server: .http1(
+            configuration: .init(
+                idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000))),
         configuration: .init(address: .hostname(host, port: port), serverName: "PolicyHub"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
         logger: logger)

@@ -7,7 +7,10 @@ struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
         abstract: "Manage users, organizations and tokens directly in the store (also while a server runs).",
-        subcommands: [CreateOrg.self, CreateUser.self, AddMember.self, CreateToken.self, MigrateStoreCommand.self]
+        subcommands: [
+            CreateOrg.self, CreateUser.self, AddMember.self, CreateToken.self, ListTokens.self, RevokeToken.self,
+            MigrateStoreCommand.self,
+        ]
     )
 
     /// Runs `body` against the identity service of the store the options name.
@@ -75,13 +78,70 @@ struct AdminCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
         @Argument(help: "The user's login.") var login: String
         @Option(help: "What the token is for.") var description: String = ""
+        @Option(
+            help: "How long the token is valid: a number of days, hours or minutes (30d, 12h, 90m); default forever.")
+        var expiresIn: String?
 
         func run() async throws {
+            var lifetime: TimeInterval?
+            if let expiresIn {
+                guard let seconds = Self.duration(expiresIn) else {
+                    throw fail(RegistryError.invalid("Invalid --expires-in '\(expiresIn)': use e.g. 30d, 12h or 90m."))
+                }
+                lifetime = seconds
+            }
             var token = ""
             try await AdminCommand.withIdentity(store) {
-                token = try await $0.createToken(login: login, description: description)
+                token = try await $0.createToken(login: login, description: description, lifetime: lifetime)
             }
             print(token)
+        }
+
+        /// `30d`, `12h`, `90m`: a positive whole number and a unit.
+        static func duration(_ text: String) -> TimeInterval? {
+            let units: [Character: TimeInterval] = ["d": 86_400, "h": 3_600, "m": 60]
+            guard let unit = text.last.flatMap({ units[$0] }), let count = Int(text.dropLast()), count > 0 else {
+                return nil
+            }
+            return TimeInterval(count) * unit
+        }
+    }
+
+    struct ListTokens: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "list-tokens", abstract: "List a user's tokens (never the tokens themselves).")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The user's login.") var login: String
+
+        func run() async throws {
+            var records: [AccessTokenRecord] = []
+            try await AdminCommand.withIdentity(store) { records = try await $0.listTokens(login: login) }
+            let now = Date()
+            print(["ID", "STATUS", "CREATED", "EXPIRES", "LAST USED", "DESCRIPTION"].joined(separator: "\t"))
+            for record in records {
+                let status =
+                    record.revokedAt != nil
+                    ? "revoked" : (record.expiresAt.map { $0 <= now } ?? false) ? "expired" : "active"
+                let fields = [
+                    record.id, status, Self.format(record.createdAt), record.expiresAt.map(Self.format) ?? "never",
+                    record.lastUsedAt.map(Self.format) ?? "never", record.description,
+                ]
+                print(fields.joined(separator: "\t"))
+            }
+        }
+
+        static func format(_ date: Date) -> String { date.formatted(.iso8601) }
+    }
+
+    struct RevokeToken: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "revoke-token", abstract: "Revoke a token; every instance refuses it from the next request.")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The token's ID, from list-tokens.") var id: String
+
+        func run() async throws {
+            try await AdminCommand.withIdentity(store) { try await $0.revokeToken(id: id) }
+            print("Revoked token \(id).")
         }
     }
 }

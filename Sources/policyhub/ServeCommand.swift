@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import MetadataStoreSQL
+import PackArchive
 import PolicyHubCore
 import PolicyHubHTTP
 import UnixSignals
@@ -21,6 +22,14 @@ struct ServeCommand: AsyncParsableCommand {
     var blobStoreURL: String?
     @Option(help: "Seconds an upload link stays valid (env POLICYHUB_UPLOAD_URL_TTL).") var uploadURLTTL: Int?
     @Option(help: "Largest accepted archive in bytes (env POLICYHUB_MAX_ARCHIVE_BYTES).") var maxArchiveBytes: Int64?
+    @Option(help: "Largest JSON request body in bytes (env POLICYHUB_MAX_JSON_BODY_BYTES).") var maxJSONBodyBytes: Int?
+    @Option(help: "Most policies in one pack (env POLICYHUB_MAX_POLICIES).") var maxPolicies: Int?
+    @Option(help: "Most characters in one text field of a pack (env POLICYHUB_MAX_FIELD_LENGTH).") var maxFieldLength:
+        Int?
+    @Option(help: "Most entries in an archive (env POLICYHUB_MAX_ARCHIVE_ENTRIES).") var maxArchiveEntries: Int?
+    @Option(help: "Most bytes an archive may unpack to (env POLICYHUB_MAX_UNPACKED_BYTES).") var maxUnpackedBytes:
+        Int64?
+    @Option(help: "Seconds before an idle connection is closed (env POLICYHUB_IDLE_TIMEOUT).") var idleTimeout: Int?
     @Option(help: "trace, debug, info, notice, warning or error (env POLICYHUB_LOG_LEVEL).") var logLevel: String?
 
     func run() async throws {
@@ -42,8 +51,29 @@ struct ServeCommand: AsyncParsableCommand {
         let metadata = try await store.openMetadataStore()
         let blobs = try BlobStoreLocation.open(
             Environment.value(blobStoreURL, "POLICYHUB_BLOB_STORE_URL"), dataDir: store.resolvedDataDir)
+        let archiveDefaults = ArchiveLimits()
+        let draftDefaults = DraftLimits()
         let settings = PublishSettings(
-            publicURL: publicURL, uploadLinkLifetime: TimeInterval(ttl), maxArchiveBytes: Int64(maxBytes))
+            publicURL: publicURL, uploadLinkLifetime: TimeInterval(ttl), maxArchiveBytes: Int64(maxBytes),
+            archiveLimits: ArchiveLimits(
+                maxEntries: try Self.integer(
+                    maxArchiveEntries.map(String.init), "POLICYHUB_MAX_ARCHIVE_ENTRIES", "--max-archive-entries")
+                    ?? archiveDefaults.maxEntries,
+                maxUnpackedBytes: try Self.integer(
+                    maxUnpackedBytes.map(String.init), "POLICYHUB_MAX_UNPACKED_BYTES", "--max-unpacked-bytes")
+                    ?? archiveDefaults.maxUnpackedBytes),
+            draftLimits: DraftLimits(
+                maxPolicies: try Self.integer(maxPolicies.map(String.init), "POLICYHUB_MAX_POLICIES", "--max-policies")
+                    ?? draftDefaults.maxPolicies,
+                maxFieldLength: try Self.integer(
+                    maxFieldLength.map(String.init), "POLICYHUB_MAX_FIELD_LENGTH", "--max-field-length")
+                    ?? draftDefaults.maxFieldLength))
+        let httpLimits = HTTPLimits(
+            maxJSONBodyBytes: try Self.integer(
+                maxJSONBodyBytes.map(String.init), "POLICYHUB_MAX_JSON_BODY_BYTES", "--max-json-body-bytes")
+                ?? (1 << 20),
+            idleTimeout: .seconds(
+                try Self.integer(idleTimeout.map(String.init), "POLICYHUB_IDLE_TIMEOUT", "--idle-timeout") ?? 60))
         let packs = PolicyPackService(
             store: metadata, blobs: blobs, signer: LinkSigner(key: try await metadata.signingKey()),
             settings: settings, logger: logger)
@@ -52,7 +82,8 @@ struct ServeCommand: AsyncParsableCommand {
         if let token = try await services.identity.bootstrap() {
             try announce(initialToken: token, publicURL: settings.publicURL)
         }
-        let app = try buildApplication(services, host: host, port: port, logger: logger) { actualPort in
+        let app = try buildApplication(services, host: host, port: port, limits: httpLimits, logger: logger) {
+            actualPort in
             logger.info("PolicyHub is listening", metadata: ["url": "\(publicURL)", "port": "\(actualPort)"])
         }
         do {

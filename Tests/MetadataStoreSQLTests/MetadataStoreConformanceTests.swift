@@ -37,9 +37,11 @@ struct MetadataStoreConformanceTests {
             #expect(try await !store.bootstrap(adminLogin: "admin", organization: "acme", tokenHash: "x", at: Self.now))
             try await store.createUser(login: "bob", displayName: "Bob", at: Self.now)
             try await store.addMember(organization: "acme", login: "bob", role: .member)
-            _ = try await store.createToken(login: "bob", tokenHash: "h-bob", description: "ci", at: Self.now)
+            let bobToken = try await store.createToken(
+                login: "bob", tokenHash: "h-bob", description: "ci", expiresAt: nil, at: Self.now)
 
-            let bob = try #require(try await store.principal(tokenHash: "h-bob"))
+            let bob = try #require(try await store.principal(tokenHash: "h-bob", at: Self.now))
+            #expect(bob.tokenID == bobToken)
             #expect(bob.login == "bob")
             #expect(bob.tokenDescription == "ci")
             #expect(
@@ -47,7 +49,7 @@ struct MetadataStoreConformanceTests {
                     Membership(organization: "acme", role: .member, isPersonal: false),
                     Membership(organization: "bob", role: .admin, isPersonal: true),
                 ])
-            #expect(try await store.principal(tokenHash: "unknown") == nil)
+            #expect(try await store.principal(tokenHash: "unknown", at: Self.now) == nil)
 
             try await expectRegistryError(.conflict) {
                 try await store.createUser(login: "bob", displayName: "", at: Self.now)
@@ -64,7 +66,8 @@ struct MetadataStoreConformanceTests {
                 try await store.addMember(organization: "acme", login: "bob", role: .admin)
             }
             try await expectRegistryError(.notFound) {
-                _ = try await store.createToken(login: "nobody", tokenHash: "h", description: "", at: Self.now)
+                _ = try await store.createToken(
+                    login: "nobody", tokenHash: "h", description: "", expiresAt: nil, at: Self.now)
             }
         }
     }
@@ -353,6 +356,62 @@ struct MetadataStoreConformanceTests {
             }
             #expect(created.filter { $0 }.count == 1)
             #expect(try await store.listGroups(organization: "acme").count == 1)
+        }
+    }
+
+    @Test(arguments: MetadataBackend.available)
+    func racingInstancesCreatingOneNameGetOneSuccessAndConflicts(backend: MetadataBackend) async throws {
+        try await backend.withStore { store, open in
+            let others = [try await open(), try await open(), try await open()]
+            let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
+                for instance in [store] + others {
+                    group.addTask {
+                        do {
+                            try await instance.createOrganization(login: "contested", at: Self.now)
+                            return "created"
+                        } catch let error as RegistryError {
+                            return "\(error.kind)"
+                        }
+                    }
+                }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            for other in others { try await other.shutdown() }
+            #expect(outcomes.sorted() == ["conflict", "conflict", "conflict", "created"])
+        }
+    }
+
+    @Test(arguments: MetadataBackend.available)
+    func tokensExpireAreRevokedAndRecordTheirUse(backend: MetadataBackend) async throws {
+        try await backend.withStore { store, open in
+            try await Self.setUp(store)
+            let later = Self.now.addingTimeInterval(3600)
+            let expiring = try await store.createToken(
+                login: "admin", tokenHash: "h-expiring", description: "one hour", expiresAt: later, at: Self.now)
+            #expect(try await store.principal(tokenHash: "h-expiring", at: Self.now) != nil)
+            #expect(try await store.principal(tokenHash: "h-expiring", at: later) == nil)
+
+            try await store.touchToken(id: expiring, at: Self.now.addingTimeInterval(5))
+            #expect(
+                try await store.principal(tokenHash: "h-expiring", at: Self.now)?.tokenLastUsedAt
+                    == Self.now.addingTimeInterval(5))
+
+            // A revocation made through one instance holds on the next request to another.
+            let other = try await open()
+            let ci = try await store.createToken(
+                login: "admin", tokenHash: "h-ci", description: "ci", expiresAt: nil, at: Self.now)
+            #expect(try await other.principal(tokenHash: "h-ci", at: Self.now) != nil)
+            try await store.revokeToken(id: ci, at: Self.now)
+            #expect(try await other.principal(tokenHash: "h-ci", at: Self.now) == nil)
+            try await other.shutdown()
+            try await expectRegistryError(.conflict) { try await store.revokeToken(id: ci, at: Self.now) }
+            try await expectRegistryError(.notFound) { try await store.revokeToken(id: "missing", at: Self.now) }
+
+            let records = try await store.listTokens(login: "admin")
+            #expect(Set(records.map(\.description)) == ["initial admin token", "one hour", "ci"])
+            #expect(records.first { $0.id == ci }?.revokedAt == Self.now)
+            #expect(records.first { $0.id == expiring }?.expiresAt == later)
+            try await expectRegistryError(.notFound) { _ = try await store.listTokens(login: "nobody") }
         }
     }
 }

@@ -83,7 +83,30 @@ struct BinaryTests {
             #expect(user.json["organizations"]?.arrayValue?.map { $0["githubLogin"] } == ["acme"])
         }
 
+        // Tokens can expire, are listed without their secret, and revoking one refuses it at once.
+        let temporary = try PolicyHubBinary.run(
+            ["admin", "create-token", "alice", "--description", "laptop", "--expires-in", "30d"] + store)
+        #expect(temporary.status == 0)
+        let listed = try PolicyHubBinary.run(["admin", "list-tokens", "alice"] + store)
+        #expect(listed.status == 0)
+        #expect(!listed.stdout.contains("pul-"))
+        let laptopLine = try #require(listed.stdout.split(separator: "\n").first { $0.hasSuffix("\tlaptop") })
+        #expect(laptopLine.contains("\tactive\t"))
+        let laptopID = String(laptopLine.split(separator: "\t")[0])
+        let laptopToken = temporary.stdout.trimmingCharacters(in: .newlines)
+        let before = try await server.withClient { api in try await api.send(.get, "/api/user", token: laptopToken) }
+        #expect(before.status == .ok)
+        #expect(try PolicyHubBinary.run(["admin", "revoke-token", laptopID] + store).status == 0)
+        let after = try await server.withClient { api in try await api.send(.get, "/api/user", token: laptopToken) }
+        #expect(after.status == .unauthorized)
+        let relisted = try PolicyHubBinary.run(["admin", "list-tokens", "alice"] + store)
+        #expect(relisted.stdout.contains("\trevoked\t"))
+
         let failures: [[String]] = [
+            ["admin", "revoke-token", laptopID],  // already revoked
+            ["admin", "revoke-token", "no-such-id"],
+            ["admin", "create-token", "alice", "--expires-in", "soon"],
+            ["admin", "list-tokens", "nobody"],
             ["admin", "create-org", "acme"],  // duplicate
             ["admin", "create-user", "alice"],  // duplicate
             ["admin", "create-org", "alice"],  // taken by a user

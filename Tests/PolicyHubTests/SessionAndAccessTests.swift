@@ -51,6 +51,23 @@ struct SessionAndAccessTests {
         }
     }
 
+    @Test func expiredAndRevokedTokensAreRefusedAndUseIsRecorded() async throws {
+        try await TestServer.with { server, api in
+            let expiring = try await server.identity.createToken(login: "admin", description: "ci", lifetime: 600)
+            let revoked = try await server.identity.createToken(login: "admin", description: "old laptop")
+            #expect(try await api.send(.get, "/api/user", token: expiring).status == .ok)
+            #expect(try await api.send(.get, "/api/user", token: revoked).status == .ok)
+            let records = try await server.identity.listTokens(login: "admin")
+            #expect(records.first { $0.description == "ci" }?.lastUsedAt != nil)
+            let oldLaptop = try #require(records.first { $0.description == "old laptop" })
+            try await server.identity.revokeToken(id: oldLaptop.id)
+            #expect(try await api.send(.get, "/api/user", token: revoked).status == .unauthorized)
+            server.clock.advance(by: 601)
+            #expect(try await api.send(.get, "/api/user", token: expiring).status == .unauthorized)
+            #expect(try await api.send(.get, "/api/user", token: server.adminToken).status == .ok)
+        }
+    }
+
     @Test func membersReadButCannotChange() async throws {
         try await TestServer.with { server, api in
             try await api.publish("default", "p", tag: "1.0.0", token: server.adminToken)

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import MetadataStoreSQL
+import PackArchive
 import PolicyHubCore
 import PolicyHubHTTP
 import Synchronization
@@ -34,6 +35,7 @@ struct TestServer: Sendable {
     static func with<T: Sendable>(
         maxArchiveBytes: Int64 = 100 << 20, uploadLinkLifetime: TimeInterval = 3600,
         blobStore: (@Sendable (URL) throws -> any BlobStore)? = nil,
+        archiveLimits: ArchiveLimits = .init(), draftLimits: DraftLimits = .init(), httpLimits: HTTPLimits = .init(),
         _ body: @Sendable (TestServer, APIClient) async throws -> T
     ) async throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -49,14 +51,15 @@ struct TestServer: Sendable {
         let packs = PolicyPackService(
             store: store, blobs: blobs, signer: LinkSigner(key: try await store.signingKey()),
             settings: PublishSettings(
-                publicURL: publicURL, uploadLinkLifetime: uploadLinkLifetime, maxArchiveBytes: maxArchiveBytes),
+                publicURL: publicURL, uploadLinkLifetime: uploadLinkLifetime, maxArchiveBytes: maxArchiveBytes,
+                archiveLimits: archiveLimits, draftLimits: draftLimits),
             clock: clock.wallClock, logger: quietLogger)
         let services = PolicyHubServices(store: store, packs: packs, clock: clock.wallClock, logger: quietLogger)
         guard let adminToken = try await identity.bootstrap() else { throw TestFailure("bootstrap did nothing") }
         let server = TestServer(
             directory: directory, store: store, blobs: blobs, identity: identity, services: services, clock: clock,
             adminToken: adminToken)
-        let app = try buildApplication(services, host: "127.0.0.1", port: 0, logger: quietLogger)
+        let app = try buildApplication(services, host: "127.0.0.1", port: 0, limits: httpLimits, logger: quietLogger)
         do {
             let result = try await app.test(.live) { client in
                 try await body(server, APIClient(client: client))

@@ -118,6 +118,41 @@ public struct FileSystemBlobStore: BlobStore {
         }
     }
 
+    public func list(prefix: String) async throws -> [BlobListing] {
+        let root = self.root
+        return try await threadPool.runIfActive {
+            let keys = FileManager.default.enumerator(atPath: root.path)
+            var listings: [BlobListing] = []
+            while let key = keys?.nextObject() as? String {
+                guard !key.hasPrefix("."), key.hasPrefix(prefix) else { continue }
+                let attributes = try FileManager.default.attributesOfItem(atPath: root.appendingPathComponent(key).path)
+                guard attributes[.type] as? FileAttributeType == .typeRegular else { continue }
+                listings.append(
+                    BlobListing(
+                        key: key, size: (attributes[.size] as? NSNumber)?.int64Value ?? 0,
+                        lastModified: attributes[.modificationDate] as? Date ?? Date()))
+            }
+            return listings.sorted { $0.key < $1.key }
+        }
+    }
+
+    /// Temporary files of writes a crash interrupted.
+    public func removeAbandonedWrites(before cutoff: Date) async throws -> Int {
+        let incoming = self.incoming
+        return try await threadPool.runIfActive {
+            var removed = 0
+            for name in try FileManager.default.contentsOfDirectory(atPath: incoming.path) {
+                let file = incoming.appendingPathComponent(name)
+                let modified = try FileManager.default.attributesOfItem(atPath: file.path)[.modificationDate] as? Date
+                if let modified, modified < cutoff {
+                    try FileManager.default.removeItem(at: file)
+                    removed += 1
+                }
+            }
+            return removed
+        }
+    }
+
     // MARK: POSIX helpers
 
     @discardableResult

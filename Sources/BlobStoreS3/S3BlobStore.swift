@@ -125,10 +125,10 @@ public struct S3BlobStore: BlobStore {
     }
 
     /// The keys of the store that start with `prefix`, in S3's (UTF-8 binary) order.
-    public func list(prefix: String) async throws -> [String] {
+    public func list(prefix: String) async throws -> [BlobListing] {
         let storePrefix = location.prefix.isEmpty ? "" : location.prefix + "/"
-        return try await client.listObjects(prefix: storePrefix + prefix).map {
-            String($0.dropFirst(storePrefix.count))
+        return try await client.listObjectDetails(prefix: storePrefix + prefix).map {
+            BlobListing(key: String($0.key.dropFirst(storePrefix.count)), size: $0.size, lastModified: $0.lastModified)
         }
     }
 

@@ -200,8 +200,13 @@ public struct S3Client: Sendable {
     /// Every key that starts with `prefix`, in S3's (UTF-8 binary) order, from as many ListObjectsV2 pages as it
     /// takes. `pageSize` caps the keys per page (S3's default and maximum is 1000).
     public func listObjects(prefix: String, pageSize: Int? = nil) async throws -> [String] {
+        try await listObjectDetails(prefix: prefix, pageSize: pageSize).map(\.key)
+    }
+
+    /// Every object that starts with `prefix` with its size and modification time.
+    public func listObjectDetails(prefix: String, pageSize: Int? = nil) async throws -> [S3ObjectListing] {
         let operation = "LIST \(prefix)"
-        var keys: [String] = []
+        var keys: [S3ObjectListing] = []
         var continuation: String?
         repeat {
             var query = [(name: "list-type", value: "2"), (name: "prefix", value: prefix)]
@@ -215,7 +220,18 @@ public struct S3Client: Sendable {
             guard let page = S3XML(body), page.rootName == "ListBucketResult" else {
                 throw S3Error.invalidResponse(operation: operation, reason: "not a ListBucketResult document")
             }
-            keys += page.all("ListBucketResult/Contents/Key")
+            let names = page.all("ListBucketResult/Contents/Key")
+            let sizes = page.all("ListBucketResult/Contents/Size")
+            let dates = page.all("ListBucketResult/Contents/LastModified")
+            guard sizes.count == names.count, dates.count == names.count else {
+                throw S3Error.invalidResponse(operation: operation, reason: "objects without size or date")
+            }
+            for index in names.indices {
+                keys.append(
+                    S3ObjectListing(
+                        key: names[index], size: Int64(sizes[index]) ?? 0,
+                        lastModified: S3ObjectListing.date(dates[index]) ?? Date()))
+            }
             continuation = nil
             if page.first("ListBucketResult/IsTruncated") == "true" {
                 guard let token = page.first("ListBucketResult/NextContinuationToken"), !token.isEmpty else {
@@ -225,6 +241,22 @@ public struct S3Client: Sendable {
             }
         } while continuation != nil
         return keys
+    }
+
+    /// An object of a listing.
+    public struct S3ObjectListing: Sendable, Equatable {
+        public var key: String
+        public var size: Int64
+        public var lastModified: Date
+
+        /// S3's ISO 8601 times, with or without fractional seconds.
+        static func date(_ text: String) -> Date? {
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            if let date = formatter.date(from: text) { return date }
+            formatter.formatOptions = [.withInternetDateTime]
+            return formatter.date(from: text)
+        }
     }
 
     /// A URL that lets its holder `method` the object for `expiresIn` seconds, without credentials. Whoever uses

@@ -80,7 +80,8 @@ extension SQLMetadataStore {
                 // A retried publish: the pending version takes the new metadata and a fresh upload link.
                 try await database.raw(
                     """
-                    UPDATE policy_pack_versions SET draft = \(bind: encoded), display_name = \(bind: draft.displayName)
+                    UPDATE policy_pack_versions SET draft = \(bind: encoded), display_name = \(bind: draft.displayName),
+                        created_at = \(bind: time.milliseconds)
                     WHERE id = \(bind: existing.id)
                     """
                 ).run()
@@ -281,6 +282,37 @@ extension SQLMetadataStore {
             ).first()?.optionalString("archive_key")
             try await database.raw("DELETE FROM policy_pack_versions WHERE id = \(bind: id)").run()
             return key
+        }
+    }
+
+    // MARK: Sweeping
+
+    public func pendingVersions(before cutoff: Date) async throws -> [PackVersion] {
+        try await backend.withConnection { database in
+            try await database.raw(
+                """
+                SELECT \(unsafeRaw: Self.versionColumns) FROM \(unsafeRaw: Self.versionSource)
+                WHERE v.status = 'pending' AND COALESCE(v.uploaded_at, v.created_at) < \(bind: cutoff.milliseconds)
+                ORDER BY v.created_at
+                """
+            ).all().map(Self.decodeVersion)
+        }
+    }
+
+    public func deletePendingVersion(id: String) async throws -> String? {
+        try await backend.transaction { database in
+            try await database.raw(
+                "DELETE FROM policy_pack_versions WHERE id = \(bind: id) AND status = 'pending' RETURNING archive_key"
+            ).first()?.optionalString("archive_key")
+        }
+    }
+
+    public func referencedArchiveKeys() async throws -> Set<String> {
+        try await backend.withConnection { database in
+            Set(
+                try await database.raw(
+                    "SELECT archive_key FROM policy_pack_versions WHERE archive_key IS NOT NULL"
+                ).all().map { try $0.string("archive_key") })
         }
     }
 

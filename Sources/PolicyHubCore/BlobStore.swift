@@ -12,6 +12,19 @@ public struct UploadTarget: Hashable, Sendable {
     }
 }
 
+/// One object of a listing.
+public struct BlobListing: Hashable, Sendable {
+    public var key: String
+    public var size: Int64
+    public var lastModified: Date
+
+    public init(key: String, size: Int64, lastModified: Date) {
+        self.key = key
+        self.size = size
+        self.lastModified = lastModified
+    }
+}
+
 /// Archive storage. Objects are written once under a fresh key and never modified.
 public protocol BlobStore: Sendable {
     /// Streams `body` to `key`, visible only once it is whole. Throws `archiveTooLarge` past `maxBytes`,
@@ -31,6 +44,10 @@ public protocol BlobStore: Sendable {
     /// A key whose object only this server can change: `key` itself when clients never write to the store, else a
     /// server-side copy out of the reach of upload URLs that may still be valid.
     func seal(key: String) async throws -> String
+    /// Every object whose key starts with `prefix`.
+    func list(prefix: String) async throws -> [BlobListing]
+    /// Removes what interrupted writes left behind before `cutoff`; returns how many were removed.
+    func removeAbandonedWrites(before cutoff: Date) async throws -> Int
 }
 
 extension BlobStore {
@@ -38,4 +55,6 @@ extension BlobStore {
     public func directUploadTarget(key: String, lifetime: TimeInterval) async throws -> UploadTarget? { nil }
     public func directDownloadURL(key: String, lifetime: TimeInterval) async throws -> String? { nil }
     public func seal(key: String) async throws -> String { key }
+    /// Stores whose writes are atomic leave nothing behind.
+    public func removeAbandonedWrites(before cutoff: Date) async throws -> Int { 0 }
 }

@@ -49,6 +49,15 @@ public protocol MetadataStore: Sendable {
     /// Deletes one version; returns its archive key, if any. Refused while a policy group applies it.
     func deleteVersion(id: String) async throws -> String?
 
+    // MARK: Sweeping
+
+    /// Pending versions last created or uploaded to before `cutoff`.
+    func pendingVersions(before cutoff: Date) async throws -> [PackVersion]
+    /// Deletes a version only if it is still pending; returns its archive key when it was deleted and had one.
+    func deletePendingVersion(id: String) async throws -> String?
+    /// Every archive key a version points at.
+    func referencedArchiveKeys() async throws -> Set<String>
+
     // MARK: Registry
 
     /// The newest completed version of each pack in `organizations`, ordered by organization and name.

@@ -4,6 +4,7 @@ import OpenAPIHummingbird
 import OpenAPIRuntime
 import PolicyHubAPI
 import PolicyHubCore
+import ServiceLifecycle
 
 /// The domain services a server runs on.
 public struct PolicyHubServices: Sendable {
@@ -66,7 +67,8 @@ public func buildRouter(_ services: PolicyHubServices, limits: HTTPLimits = .ini
 
 /// The HTTP server, ready to run (tests call the same builder).
 public func buildApplication(
-    _ services: PolicyHubServices, host: String, port: Int, limits: HTTPLimits = .init(), logger: Logger,
+    _ services: PolicyHubServices, host: String, port: Int, limits: HTTPLimits = .init(),
+    background: [any Service] = [], logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let router = try buildRouter(services, limits: limits)
@@ -79,6 +81,7 @@ public func buildApplication(
             configuration: .init(
                 idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000))),
         configuration: .init(address: .hostname(host, port: port), serverName: "PolicyHub"),
+        services: background,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
         logger: logger)
 }

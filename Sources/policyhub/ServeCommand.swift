@@ -6,6 +6,7 @@ import MetadataStoreSQL
 import PackArchive
 import PolicyHubCore
 import PolicyHubHTTP
+import ServiceLifecycle
 import UnixSignals
 
 struct ServeCommand: AsyncParsableCommand {
@@ -30,6 +31,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Most bytes an archive may unpack to (env POLICYHUB_MAX_UNPACKED_BYTES).") var maxUnpackedBytes:
         Int64?
     @Option(help: "Seconds before an idle connection is closed (env POLICYHUB_IDLE_TIMEOUT).") var idleTimeout: Int?
+    @Option(help: "Seconds a pending version may wait for its upload and complete (env POLICYHUB_PENDING_TTL).")
+    var pendingTTL: Int?
+    @Option(
+        help: "Seconds between sweeps of abandoned versions and archives; 0 turns them off (env POLICYHUB_GC_INTERVAL)."
+    )
+    var gcInterval: Int?
     @Option(help: "trace, debug, info, notice, warning or error (env POLICYHUB_LOG_LEVEL).") var logLevel: String?
 
     func run() async throws {
@@ -82,7 +89,19 @@ struct ServeCommand: AsyncParsableCommand {
         if let token = try await services.identity.bootstrap() {
             try announce(initialToken: token, publicURL: settings.publicURL)
         }
-        let app = try buildApplication(services, host: host, port: port, limits: httpLimits, logger: logger) {
+        let sweepInterval =
+            try Self.integer(gcInterval.map(String.init), "POLICYHUB_GC_INTERVAL", "--gc-interval") ?? 3600
+        let collector = GarbageCollector(
+            store: metadata, blobs: blobs,
+            pendingTTL: TimeInterval(
+                try Self.integer(pendingTTL.map(String.init), "POLICYHUB_PENDING_TTL", "--pending-ttl") ?? 86_400),
+            grace: max(3600, TimeInterval(ttl)), logger: logger)
+        let background: [any Service] =
+            sweepInterval > 0
+            ? [SweepService(collector: collector, interval: .seconds(sweepInterval), logger: logger)] : []
+        let app = try buildApplication(
+            services, host: host, port: port, limits: httpLimits, background: background, logger: logger
+        ) {
             actualPort in
             logger.info("PolicyHub is listening", metadata: ["url": "\(publicURL)", "port": "\(actualPort)"])
         }

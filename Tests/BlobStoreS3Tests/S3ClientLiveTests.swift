@@ -109,7 +109,7 @@ struct S3ClientLiveTests {
             try await client.getObject(key: key) { read += Array($0.readableBytesView) }
             #expect(read == Array(name.utf8), "\(name)")
         }
-        #expect(try await store.list(prefix: prefix).sorted() == names.map { prefix + $0 }.sorted())
+        #expect(try await store.list(prefix: prefix).map(\.key).sorted() == names.map { prefix + $0 }.sorted())
         for name in names { try await store.delete(key: prefix + name) }
         #expect(try await store.list(prefix: prefix) == [])
     }

@@ -39,7 +39,7 @@ struct BlobBackend: Sendable, CustomTestStringConvertible {
         BlobBackend(name: "S3") {
             let store = try S3BlobStore(url: url)
             return BlobFixture(
-                store: store, leftovers: { prefix in try await store.list(prefix: prefix) }, tearDown: {})
+                store: store, leftovers: { prefix in try await store.list(prefix: prefix).map(\.key) }, tearDown: {})
         }
     }
 

@@ -47,6 +47,23 @@ import Testing
     }
 
     @Test(arguments: BlobBackend.available)
+    func listingsNameEveryObjectWithItsSizeAndTime(_ backend: BlobBackend) async throws {
+        try await withStore(backend) { store, prefix in
+            let started = Date().addingTimeInterval(-60)
+            for (name, count) in [("a/one.tgz", 10), ("b/two.tgz", 20)] {
+                _ = try await store.write(
+                    key: prefix + name, body: ChunkedBody(randomBytes(count, seed: 1)), maxBytes: Self.limit)
+            }
+            let listed = try await store.list(prefix: prefix)
+            #expect(listed.map(\.key) == [prefix + "a/one.tgz", prefix + "b/two.tgz"])
+            #expect(listed.map(\.size) == [10, 20])
+            #expect(listed.allSatisfy { $0.lastModified > started && $0.lastModified < Date().addingTimeInterval(60) })
+            #expect(try await store.list(prefix: prefix + "b/").map(\.key) == [prefix + "b/two.tgz"])
+            for listing in listed { try await store.delete(key: listing.key) }
+        }
+    }
+
+    @Test(arguments: BlobBackend.available)
     func rangeReadsReturnExactlyTheBytesAsked(_ backend: BlobBackend) async throws {
         try await withStore(backend) { store, prefix in
             let bytes = randomBytes(1000, seed: 7)

@@ -81,11 +81,11 @@ struct S3PublishTests {
             #expect(download.headers.first(name: "Content-Encoding") == nil)
             #expect(policy["sha256"] == .string(SHA256.hash(data: Data(archive)).hexString))
 
-            let keys = try await store.list(prefix: "")
+            let keys = try await store.list(prefix: "").map(\.key)
             #expect(keys.count == 2)  // the sealed archive, and the object the stale upload URL rewrote
             #expect(keys.contains { $0.hasPrefix("sealed/") })
         }
-        for key in try await store.list(prefix: "") { try await store.delete(key: key) }
+        for listing in try await store.list(prefix: "") { try await store.delete(key: listing.key) }
     }
 
     @Test func anInvalidUploadIsRefusedAndLeavesNoSealedCopy() async throws {
@@ -109,6 +109,6 @@ struct S3PublishTests {
                 .post, "/api/orgs/default/policypacks/guard/versions/1.0.0/complete", token: server.adminToken)
             #expect(completed.status == .noContent)
         }
-        for key in try await store.list(prefix: "") { try await store.delete(key: key) }
+        for listing in try await store.list(prefix: "") { try await store.delete(key: listing.key) }
     }
 }

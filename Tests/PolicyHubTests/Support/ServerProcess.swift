@@ -64,15 +64,15 @@ final class ServerProcess: @unchecked Sendable {
     let dataDir: URL
     let stdoutFile: URL
 
-    init(dataDir: URL, extraArguments: [String] = []) throws {
+    init(dataDir: URL, port: Int? = nil, extraArguments: [String] = []) throws {
         self.dataDir = dataDir
-        self.port = try PolicyHubBinary.freePort()
+        self.port = try port ?? PolicyHubBinary.freePort()
         try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
-        stdoutFile = dataDir.appendingPathComponent("../serve-\(port).out").standardized
+        stdoutFile = dataDir.appendingPathComponent("../serve-\(self.port)-\(UUID().uuidString.prefix(6)).out").standardized
         FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
         process = Process()
         process.executableURL = PolicyHubBinary.url
-        process.arguments = ["serve", "--data-dir", dataDir.path, "--port", String(port)] + extraArguments
+        process.arguments = ["serve", "--data-dir", dataDir.path, "--port", String(self.port)] + extraArguments
         process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -100,13 +100,19 @@ final class ServerProcess: @unchecked Sendable {
         }
     }
 
+    /// Kills the server outright, as a crash or an out-of-memory kill would.
+    func kill() {
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     func terminate(timeout: Duration = .seconds(15)) async throws -> Int32 {
         process.terminate()
         let deadline = ContinuousClock.now + timeout
         while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
         guard !process.isRunning else {
-            kill(process.processIdentifier, SIGKILL)
+            Glibc.kill(process.processIdentifier, SIGKILL)
             throw TestFailure("policyhub serve ignored SIGTERM")
         }
         return process.terminationStatus

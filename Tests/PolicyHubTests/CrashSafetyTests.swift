@@ -1,0 +1,191 @@
+import AsyncHTTPClient
+import BlobStoreFileSystem
+import BlobStoreS3
+import Crypto
+import Foundation
+import MetadataStoreSQL
+import NIOCore
+import NIOHTTP1
+import PolicyHubCore
+import SQLKit
+import Testing
+
+/// Publishes, completes and deletes from several clients while the server is killed with SIGKILL at random
+/// moments and restarted on the same store; then every promise must still hold.
+@Suite("Crash safety", .serialized)
+struct CrashSafetyTests {
+    static let kills = 30
+    static let postgresURL = ProcessInfo.processInfo.environment["POLICYHUB_TEST_POSTGRES_URL"]
+    static let s3URL = ProcessInfo.processInfo.environment["POLICYHUB_TEST_S3_URL"]
+
+    @Test func sqliteAndFilesSurviveKills() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("policyhub-crash-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let blobs = directory.appendingPathComponent("data/blobs").path
+        try await Self.run(directory: directory, extraArguments: []) {
+            let store = try await SQLMetadataStore.open(
+                SQLiteBackend(path: directory.appendingPathComponent("data/policyhub.sqlite").path))
+            return (store, try FileSystemBlobStore(root: URL(fileURLWithPath: blobs)))
+        }
+    }
+
+    @Test(.enabled(if: postgresURL != nil && s3URL != nil)) func postgresAndS3SurviveKills() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("policyhub-crash-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let adminURL = try #require(Self.postgresURL)
+        let name = "policyhub_crash_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let admin = try PostgresBackend(url: adminURL, maxConnections: 1)
+        try await admin.withConnection { try await $0.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
+        var database = try #require(URLComponents(string: adminURL))
+        database.path = "/" + name
+        let s3URL = try #require(Self.s3URL)
+        var bucket = try #require(URLComponents(string: s3URL))
+        bucket.path = "/crash-\(UUID().uuidString.prefix(8))"
+        let databaseURL = try #require(database.string)
+        let blobURL = try #require(bucket.string)
+        try await Self.run(
+            directory: directory, extraArguments: ["--database-url", databaseURL, "--blob-store-url", blobURL]
+        ) {
+            (try await SQLMetadataStore.open(PostgresBackend(url: databaseURL)), try S3BlobStore(url: blobURL))
+        }
+        try await admin.withConnection { try await $0.raw("DROP DATABASE \(unsafeRaw: name) WITH (FORCE)").run() }
+        try await admin.shutdown()
+    }
+
+    /// What clients were told: versions completed (with their digests) and versions they tried to delete.
+    actor Ledger {
+        var completed: [String: String] = [:]
+        var deleting: Set<String> = []
+        var stopped = false
+
+        func complete(_ version: String, sha256: String) { completed[version] = sha256 }
+        func delete(_ version: String) { deleting.insert(version) }
+        func stop() { stopped = true }
+        func anyCompleted() -> String? { completed.keys.filter { !deleting.contains($0) }.randomElement() }
+    }
+
+    static func run(
+        directory: URL, extraArguments: [String],
+        openStores: @Sendable () async throws -> (SQLMetadataStore, any BlobStore)
+    ) async throws {
+        let dataDir = directory.appendingPathComponent("data")
+        let port = try PolicyHubBinary.freePort()
+        var server = try ServerProcess(dataDir: dataDir, port: port, extraArguments: extraArguments)
+        try await server.waitUntilReady()
+        let token = try String(contentsOf: dataDir.appendingPathComponent("initial-admin-token"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let base = "http://127.0.0.1:\(port)"
+        let client = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: .init(timeout: .init(connect: .seconds(2), read: .seconds(10))))
+        let ledger = Ledger()
+
+        let clients = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<4 {
+                    group.addTask {
+                        var index = 0
+                        while await !ledger.stopped {
+                            index += 1
+                            await Self.step(
+                                client, base: base, token: token, writer: writer, index: index, ledger: ledger)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        for _ in 0..<kills {
+            try await Task.sleep(for: .milliseconds(Int.random(in: 50...400)))
+            server.kill()
+            server = try ServerProcess(dataDir: dataDir, port: port, extraArguments: extraArguments)
+            try await server.waitUntilReady()
+        }
+        await ledger.stop()
+        try await clients.value
+        print("crash safety: survived \(kills) SIGKILLs; \(await ledger.completed.count) versions acknowledged")
+        #expect(try await server.terminate() == 0)
+        try await client.shutdown()
+
+        let (store, blobs) = try await openStores()
+        try await Self.checkInvariants(store: store, blobs: blobs, ledger: ledger)
+        try await store.shutdown()
+    }
+
+    /// One publish (and now and then a delete) as a client sees it; failures are expected while the server is down.
+    static func step(
+        _ client: HTTPClient, base: String, token: String, writer: Int, index: Int, ledger: Ledger
+    ) async {
+        let pack = "crash-\(writer % 2)"
+        let tag = "\(writer).\(index).0"
+        do {
+            if index % 5 == 0, let victim = await ledger.anyCompleted() {
+                await ledger.delete(victim)
+                let parts = victim.split(separator: "@")
+                _ = try await send(
+                    client, .DELETE, "\(base)/api/orgs/default/policypacks/\(parts[0])/versions/\(parts[1])", token)
+                return
+            }
+            let archive = try Fixtures.packArchive(files: [
+                "package/PulumiPolicy.yaml": "runtime: nodejs\n", "package/index.js": "// \(tag)\n",
+            ])
+            let created = try await send(
+                client, .POST, "\(base)/api/orgs/default/policypacks", token,
+                body: try Fixtures.createBody(pack, tag: tag).encoded())
+            guard created.status == 201, let uploadURI = created.json["uploadURI"]?.stringValue else { return }
+            var upload = HTTPClientRequest(url: uploadURI)
+            upload.method = .PUT
+            upload.body = .bytes(ByteBuffer(bytes: archive))
+            _ = try await client.execute(upload, timeout: .seconds(10)).body.collect(upTo: 1 << 16)
+            let completed = try await send(
+                client, .POST, "\(base)/api/orgs/default/policypacks/\(pack)/versions/\(tag)/complete", token)
+            if completed.status == 204 {
+                await ledger.complete("\(pack)@\(tag)", sha256: SHA256.hash(data: Data(archive)).hexString)
+            }
+        } catch {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    static func send(
+        _ client: HTTPClient, _ method: NIOHTTP1.HTTPMethod, _ url: String, _ token: String, body: String? = nil
+    ) async throws -> (status: UInt, json: JSONValue) {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "token \(token)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: body ?? ""))
+        let response = try await client.execute(request, timeout: .seconds(10))
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        return (response.status.code, (try? JSONValue(jsonText: String(buffer: bytes))) ?? .null)
+    }
+
+    static func checkInvariants(store: SQLMetadataStore, blobs: any BlobStore, ledger: Ledger) async throws {
+        let versions = try await store.archiveReferences()
+        var byName: [String: [PackVersion]] = [:]
+        for (version, _) in versions {
+            byName["\(version.name)@\(version.versionTag ?? "")", default: []].append(version)
+        }
+        // Every version a client saw completed, and did not try to delete, is there with its archive intact.
+        let deleting = await ledger.deleting
+        for (name, sha256) in await ledger.completed where !deleting.contains(name) {
+            let found = try #require(byName[name]?.first, "acknowledged version \(name) was lost")
+            #expect(found.status == .complete, "\(name)")
+            #expect(found.archive?.sha256 == sha256, "\(name)")
+        }
+        // No completed version lacks its archive, and each archive still hashes to its recorded digest.
+        for (version, archive) in versions where version.status == .complete {
+            var hasher = SHA256()
+            try await blobs.read(key: archive.key, range: nil) { buffer in
+                buffer.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+            }
+            #expect(hasher.finalize().hexString == archive.sha256, "\(version.name) \(version.label)")
+        }
+        // One version per tag, and numbers unique per pack.
+        #expect(byName.values.allSatisfy { $0.count == 1 })
+        for pack in Set(versions.map(\.version.packID)) {
+            let numbers = versions.filter { $0.version.packID == pack }.map(\.version.version)
+            #expect(Set(numbers).count == numbers.count)
+        }
+    }
+}

@@ -68,7 +68,8 @@ final class ServerProcess: @unchecked Sendable {
         self.dataDir = dataDir
         self.port = try port ?? PolicyHubBinary.freePort()
         try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
-        stdoutFile = dataDir.appendingPathComponent("../serve-\(self.port)-\(UUID().uuidString.prefix(6)).out").standardized
+        let name = "../serve-\(self.port)-\(UUID().uuidString.prefix(6)).out"
+        stdoutFile = dataDir.appendingPathComponent(name).standardized
         FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
         process = Process()
         process.executableURL = PolicyHubBinary.url

@@ -129,6 +129,24 @@ enum Migrations {
                 FROM organizations
                 """,
             ]),
+        Migration(
+            version: 4, name: "M0004_CreateAuditEvents",
+            statements: [
+                """
+                CREATE TABLE audit_events (
+                    id TEXT PRIMARY KEY,
+                    occurred_at BIGINT NOT NULL,
+                    organization TEXT NULL,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    client_address TEXT NULL,
+                    user_agent TEXT NULL
+                )
+                """,
+                "CREATE INDEX audit_events_by_organization ON audit_events (organization, occurred_at, id)",
+                "CREATE INDEX audit_events_by_action ON audit_events (organization, action, occurred_at)",
+            ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction.

@@ -42,9 +42,11 @@ extension SQLMetadataStore {
     }
 
     public func createGroup(
-        organization: String, name: String, mode: PolicyGroupMode, agentPoolID: String?, at time: Date
+        organization: String, name: String, mode: PolicyGroupMode, agentPoolID: String?, at time: Date,
+        audit: AuditEvent?
     ) async throws {
         try await backend.transaction { database in
+            try await Self.insert(audit, database)
             let orgID = try await Self.organizationID(database, organization)
             guard try await Self.groupID(database, orgID: orgID, name: name) == nil else {
                 throw RegistryError(.conflict, "Policy group '\(name)' already exists")
@@ -106,8 +108,11 @@ extension SQLMetadataStore {
         }
     }
 
-    public func updateGroup(organization: String, name: String, changes: GroupChanges) async throws {
+    public func updateGroup(organization: String, name: String, changes: GroupChanges, audit: AuditEvent?)
+        async throws
+    {
         try await backend.transaction { database in
+            try await Self.insert(audit, database)
             let orgID = try await Self.organizationID(database, organization)
             guard let groupID = try await Self.groupID(database, orgID: orgID, name: name) else {
                 throw Self.groupNotFound(name)
@@ -124,8 +129,9 @@ extension SQLMetadataStore {
         }
     }
 
-    public func deleteGroup(organization: String, name: String) async throws {
+    public func deleteGroup(organization: String, name: String, audit: AuditEvent?) async throws {
         try await backend.transaction { database in
+            try await Self.insert(audit, database)
             let orgID = try await Self.organizationID(database, organization)
             guard let groupID = try await Self.groupID(database, orgID: orgID, name: name) else {
                 throw Self.groupNotFound(name)

@@ -59,12 +59,13 @@ extension SQLMetadataStore {
     }
 
     public func createToken(
-        login: String, tokenHash: String, description: String, expiresAt: Date?, at time: Date
+        login: String, tokenHash: String, description: String, expiresAt: Date?, at time: Date, audit: AuditEvent?
     ) async throws -> String {
         try await backend.transaction { database in
             guard let userID = try await Self.userID(database, login) else {
                 throw RegistryError(.notFound, "User '\(login)' not found")
             }
+            try await Self.insert(audit, database)
             return try await Self.insertToken(
                 database, userID: userID, tokenHash: tokenHash, description: description, expiresAt: expiresAt,
                 at: time)
@@ -103,8 +104,9 @@ extension SQLMetadataStore {
         }
     }
 
-    public func revokeToken(id: String, at time: Date) async throws {
+    public func revokeToken(id: String, at time: Date, audit: AuditEvent?) async throws {
         try await backend.transaction { database in
+            try await Self.insert(audit, database)
             guard
                 let row = try await database.raw("SELECT revoked_at FROM access_tokens WHERE id = \(bind: id)").first()
             else { throw RegistryError(.notFound, "Token '\(id)' not found") }

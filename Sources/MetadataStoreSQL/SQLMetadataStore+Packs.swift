@@ -47,10 +47,13 @@ extension SQLMetadataStore {
 
     // MARK: Publishing
 
-    public func beginVersion(organization: String, draft: PolicyPackDraft, at time: Date) async throws -> PackVersion {
+    public func beginVersion(organization: String, draft: PolicyPackDraft, at time: Date, audit: AuditEvent?)
+        async throws -> PackVersion
+    {
         let lock = backend.lockRowsClause
         return try await backend.transaction { database in
             let orgID = try await Self.organizationID(database, organization)
+            try await Self.insert(audit, database)
             try await database.raw(
                 """
                 INSERT INTO policy_packs (id, organization_id, name, next_version, created_at)
@@ -192,10 +195,11 @@ extension SQLMetadataStore {
         }
     }
 
-    public func completeVersion(versionID: String, uploadedKey: String, archive: StoredBlob, at time: Date)
-        async throws
-    {
+    public func completeVersion(
+        versionID: String, uploadedKey: String, archive: StoredBlob, at time: Date, audit: AuditEvent?
+    ) async throws {
         try await backend.transaction { database in
+            try await Self.insert(audit, database)
             let updated = try await database.raw(
                 """
                 UPDATE policy_pack_versions
@@ -245,8 +249,9 @@ extension SQLMetadataStore {
         return summaries
     }
 
-    public func deletePack(organization: String, name: String) async throws -> [String] {
+    public func deletePack(organization: String, name: String, audit: AuditEvent?) async throws -> [String] {
         try await backend.transaction { database in
+            try await Self.insert(audit, database)
             let orgID = try await Self.organizationID(database, organization)
             guard
                 let packID = try await database.raw(
@@ -268,8 +273,9 @@ extension SQLMetadataStore {
         }
     }
 
-    public func deleteVersion(id: String) async throws -> String? {
+    public func deleteVersion(id: String, audit: AuditEvent?) async throws -> String? {
         try await backend.transaction { database in
+            try await Self.insert(audit, database)
             let groups = try await Self.groupsApplying(database, column: "version_id", id: id)
             guard groups.isEmpty else {
                 throw RegistryError(

@@ -62,6 +62,12 @@ public enum SQLStoreCopy {
             name: "policy_group_packs",
             columns: [("group_id", .text), ("pack_id", .text), ("version_id", .text), ("config", .text)],
             orderBy: "group_id, pack_id"),
+        Table(
+            name: "audit_events",
+            columns: [
+                ("id", .text), ("occurred_at", .integer), ("organization", .text), ("actor", .text), ("action", .text),
+                ("target", .text), ("client_address", .text), ("user_agent", .text),
+            ], orderBy: "id"),
     ]
 
     static let pageSize = 500

@@ -35,6 +35,8 @@ public struct IdentityService: Sendable {
     }
 
     static let lastUsedResolution: TimeInterval = 60
+    /// Who the admin commands act as: whoever runs them on the store's machine.
+    static let operatorActor = "operator"
 
     /// On an empty store, creates the first admin, the default organization and a token, and returns the token.
     public func bootstrap() async throws -> String? {
@@ -74,7 +76,10 @@ public struct IdentityService: Sendable {
         let now = clock.now()
         _ = try await store.createToken(
             login: login, tokenHash: AccessToken.hash(token), description: description,
-            expiresAt: lifetime.map { now.addingTimeInterval($0) }, at: now)
+            expiresAt: lifetime.map { now.addingTimeInterval($0) }, at: now,
+            audit: AuditEvent(
+                time: now, organization: nil, actor: Self.operatorActor, action: AuditAction.tokenCreated,
+                target: "\(login): \(description)"))
         return token
     }
 
@@ -85,7 +90,11 @@ public struct IdentityService: Sendable {
 
     /// Revokes a token; the next request with it is refused, on every instance.
     public func revokeToken(id: String) async throws {
-        try await store.revokeToken(id: id, at: clock.now())
+        let now = clock.now()
+        try await store.revokeToken(
+            id: id, at: now,
+            audit: AuditEvent(
+                time: now, organization: nil, actor: Self.operatorActor, action: AuditAction.tokenRevoked, target: id))
     }
 
     /// The organization the CLI uses when none is given: the first shared one, else the personal one.

@@ -13,15 +13,16 @@ public protocol MetadataStore: Sendable {
     func createOrganization(login: String, at time: Date) async throws
     func addMember(organization: String, login: String, role: Role) async throws
     /// Stores a token's hash for `login`; returns the token's ID.
-    func createToken(login: String, tokenHash: String, description: String, expiresAt: Date?, at time: Date)
-        async throws -> String
+    func createToken(
+        login: String, tokenHash: String, description: String, expiresAt: Date?, at time: Date, audit: AuditEvent?
+    ) async throws -> String
     /// The caller behind a token hash, with all memberships, or nil when no token with that hash is live at `time`
     /// (unknown, revoked or expired). Reads the database every time, so a revocation holds on every instance.
     func principal(tokenHash: String, at time: Date) async throws -> Principal?
     /// Records that a token was used.
     func touchToken(id: String, at time: Date) async throws
     func listTokens(login: String) async throws -> [AccessTokenRecord]
-    func revokeToken(id: String, at time: Date) async throws
+    func revokeToken(id: String, at time: Date, audit: AuditEvent?) async throws
     /// The server's HMAC key for signed links, created on first use and shared by every instance.
     func signingKey() async throws -> [UInt8]
 
@@ -29,7 +30,8 @@ public protocol MetadataStore: Sendable {
 
     /// Creates a pending version with the next number, or returns the pending version that already has the tag
     /// (updated with this draft). Throws a conflict when the tag belongs to a completed version.
-    func beginVersion(organization: String, draft: PolicyPackDraft, at time: Date) async throws -> PackVersion
+    func beginVersion(organization: String, draft: PolicyPackDraft, at time: Date, audit: AuditEvent?) async throws
+        -> PackVersion
     /// Resolves `reference` as an exact tag, then `latest` (newest complete), then a version number.
     func version(organization: String, pack: String, reference: String) async throws -> PackVersion
     /// The version with this number, whatever its tag.
@@ -40,14 +42,16 @@ public protocol MetadataStore: Sendable {
     func recordUpload(versionID: String, archive: StoredBlob, at time: Date) async throws -> StoredBlob?
     /// Marks a pending version complete with its verified archive, which may have been sealed under a new key.
     /// Throws when it is already complete, or when its upload is no longer `uploadedKey` (a newer upload came in).
-    func completeVersion(versionID: String, uploadedKey: String, archive: StoredBlob, at time: Date) async throws
+    func completeVersion(
+        versionID: String, uploadedKey: String, archive: StoredBlob, at time: Date, audit: AuditEvent?
+    ) async throws
     /// Packs with at least one completed version, sorted by name, in one query.
     func listPacks(organization: String, name: String?) async throws -> [PackSummary]
     /// Deletes a pack and every version; returns the archive keys that are no longer referenced.
     /// Refused while a policy group applies any of its versions.
-    func deletePack(organization: String, name: String) async throws -> [String]
+    func deletePack(organization: String, name: String, audit: AuditEvent?) async throws -> [String]
     /// Deletes one version; returns its archive key, if any. Refused while a policy group applies it.
-    func deleteVersion(id: String) async throws -> String?
+    func deleteVersion(id: String, audit: AuditEvent?) async throws -> String?
 
     // MARK: Sweeping
 
@@ -70,15 +74,71 @@ public protocol MetadataStore: Sendable {
     // MARK: Policy groups
 
     /// Creates a group; every organization also has `default-policy-group` from its creation.
-    func createGroup(organization: String, name: String, mode: PolicyGroupMode, agentPoolID: String?, at time: Date)
-        async throws
+    func createGroup(
+        organization: String, name: String, mode: PolicyGroupMode, agentPoolID: String?, at time: Date,
+        audit: AuditEvent?
+    ) async throws
     func listGroups(organization: String) async throws -> [PolicyGroupSummary]
     func group(organization: String, name: String) async throws -> PolicyGroup
     /// Applies all of `changes` or nothing.
-    func updateGroup(organization: String, name: String, changes: GroupChanges) async throws
-    func deleteGroup(organization: String, name: String) async throws
+    func updateGroup(organization: String, name: String, changes: GroupChanges, audit: AuditEvent?) async throws
+    func deleteGroup(organization: String, name: String, audit: AuditEvent?) async throws
     /// The groups a stack belongs to: those listing it, or the default group when none does.
     func groups(organization: String, stack: StackReference) async throws -> [PolicyGroupSummary]
     /// Every application of a pack in the groups the stack belongs to.
     func appliedPacks(organization: String, stack: StackReference) async throws -> [AppliedPack]
+
+    // MARK: Audit
+
+    /// Records an event on its own, for refused attempts that change nothing. Changes record theirs in their own
+    /// transaction through their `audit` parameter.
+    func recordAudit(_ event: AuditEvent) async throws
+    /// Events of one organization, newest first, after `cursor` when given.
+    func auditEvents(_ query: AuditQuery, after cursor: AuditCursor?) async throws -> [AuditEvent]
+}
+
+/// The same changes without an audit event, for operators' tools and tests.
+extension MetadataStore {
+    public func createToken(login: String, tokenHash: String, description: String, expiresAt: Date?, at time: Date)
+        async throws -> String
+    {
+        try await createToken(
+            login: login, tokenHash: tokenHash, description: description, expiresAt: expiresAt, at: time, audit: nil)
+    }
+
+    public func revokeToken(id: String, at time: Date) async throws {
+        try await revokeToken(id: id, at: time, audit: nil)
+    }
+
+    public func beginVersion(organization: String, draft: PolicyPackDraft, at time: Date) async throws -> PackVersion {
+        try await beginVersion(organization: organization, draft: draft, at: time, audit: nil)
+    }
+
+    public func completeVersion(versionID: String, uploadedKey: String, archive: StoredBlob, at time: Date)
+        async throws
+    {
+        try await completeVersion(
+            versionID: versionID, uploadedKey: uploadedKey, archive: archive, at: time, audit: nil)
+    }
+
+    public func deletePack(organization: String, name: String) async throws -> [String] {
+        try await deletePack(organization: organization, name: name, audit: nil)
+    }
+
+    public func deleteVersion(id: String) async throws -> String? { try await deleteVersion(id: id, audit: nil) }
+
+    public func createGroup(
+        organization: String, name: String, mode: PolicyGroupMode, agentPoolID: String?, at time: Date
+    ) async throws {
+        try await createGroup(
+            organization: organization, name: name, mode: mode, agentPoolID: agentPoolID, at: time, audit: nil)
+    }
+
+    public func updateGroup(organization: String, name: String, changes: GroupChanges) async throws {
+        try await updateGroup(organization: organization, name: name, changes: changes, audit: nil)
+    }
+
+    public func deleteGroup(organization: String, name: String) async throws {
+        try await deleteGroup(organization: organization, name: name, audit: nil)
+    }
 }

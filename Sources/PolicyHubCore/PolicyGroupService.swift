@@ -32,15 +32,18 @@ public struct PolicyGroupService: Sendable {
         caller: Principal
     ) async throws -> PolicyGroup {
         try validate(organization: organization, group: name)
-        try caller.authorize(organization, needs: .admin, to: "create policy groups")
+        try await store.authorizeChange(
+            caller, organization, to: "create policy groups", target: name, at: clock.now())
         guard entityType == PolicyGroup.stacksEntityType else {
             throw RegistryError.invalid(
                 "entityType '\(entityType)' is not supported: PolicyHub groups apply to stacks.",
                 details: [.init(resource: "policygroup", attribute: "entityType", errorType: .invalid)])
         }
         let mode = try Self.mode(mode)
+        let now = clock.now()
         try await store.createGroup(
-            organization: organization, name: name, mode: mode, agentPoolID: agentPoolID, at: clock.now())
+            organization: organization, name: name, mode: mode, agentPoolID: agentPoolID, at: now,
+            audit: caller.event(AuditAction.groupCreated, in: organization, target: name, at: now))
         logger.info("created policy group", metadata: ["org": "\(organization)", "group": "\(name)"])
         return try await store.group(organization: organization, name: name)
     }
@@ -50,7 +53,7 @@ public struct PolicyGroupService: Sendable {
         organization: String, name: String, update: PolicyGroupUpdate, caller: Principal
     ) async throws {
         try validate(organization: organization, group: name)
-        try caller.authorize(organization, needs: .admin, to: "change policy groups")
+        try await store.authorizeChange(caller, organization, to: "change policy groups", target: name, at: clock.now())
         guard !update.touchesAccounts else {
             throw RegistryError.invalid("Insights accounts do not apply to policy groups of stacks.")
         }
@@ -109,16 +112,20 @@ public struct PolicyGroupService: Sendable {
             }
             changes.removePacks = [.init(pack: removal.name, versionID: versionID)]
         }
-        try await store.updateGroup(organization: organization, name: name, changes: changes)
+        try await store.updateGroup(
+            organization: organization, name: name, changes: changes,
+            audit: caller.event(AuditAction.groupUpdated, in: organization, target: name, at: clock.now()))
         logger.info("updated policy group", metadata: ["org": "\(organization)", "group": "\(name)"])
     }
 
     public func delete(organization: String, name: String, caller: Principal) async throws {
         try validate(organization: organization, group: name)
-        try caller.authorize(organization, needs: .admin, to: "delete policy groups")
+        try await store.authorizeChange(caller, organization, to: "delete policy groups", target: name, at: clock.now())
         let group = try await store.group(organization: organization, name: name)
         guard !group.isOrgDefault else { throw RegistryError.invalid("The default policy group cannot be deleted.") }
-        try await store.deleteGroup(organization: organization, name: name)
+        try await store.deleteGroup(
+            organization: organization, name: name,
+            audit: caller.event(AuditAction.groupDeleted, in: organization, target: name, at: clock.now()))
         logger.info("deleted policy group", metadata: ["org": "\(organization)", "group": "\(name)"])
     }
 

@@ -64,10 +64,15 @@ public struct PolicyPackService: Sendable {
         organization: String, body: JSONValue, tagField: PolicyPackDraft.TagField = .versionTag, caller: Principal
     ) async throws -> PublishTicket {
         try NameRule.validate(organization, field: "orgName")
-        try caller.authorize(organization, needs: .admin, to: "publish Policy Packs")
-        let draft = try PolicyPackDraft.parse(body, tagField: tagField, limits: settings.draftLimits)
         let now = clock.now()
-        let version = try await store.beginVersion(organization: organization, draft: draft, at: now)
+        try await store.authorizeChange(
+            caller, organization, to: "publish Policy Packs", target: "policy packs", at: now)
+        let draft = try PolicyPackDraft.parse(body, tagField: tagField, limits: settings.draftLimits)
+        let version = try await store.beginVersion(
+            organization: organization, draft: draft, at: now,
+            audit: caller.event(
+                AuditAction.versionCreated, in: organization,
+                target: draft.name + (draft.versionTag.map { "@" + $0 } ?? ""), at: now))
         let key = archiveKey(for: version)
         let target: UploadTarget
         if let direct = try await blobs.directUploadTarget(key: key, lifetime: settings.uploadLinkLifetime) {
@@ -133,7 +138,8 @@ public struct PolicyPackService: Sendable {
         organization: String, pack: String, reference: String, caller: Principal, operationID: String? = nil
     ) async throws {
         try validate(organization: organization, pack: pack)
-        try caller.authorize(organization, needs: .admin, to: "publish Policy Packs")
+        try await store.authorizeChange(
+            caller, organization, to: "publish Policy Packs", target: "\(pack)@\(reference)", at: clock.now())
         let version = try await store.version(organization: organization, pack: pack, reference: reference)
         if let operationID, operationID != version.id {
             throw RegistryError(.notFound, "Publish operation not found")
@@ -145,8 +151,11 @@ public struct PolicyPackService: Sendable {
         let verified: StoredBlob
         do {
             verified = try await verify(StoredBlob(key: sealedKey, size: archive.size, sha256: archive.sha256))
+            let now = clock.now()
             try await store.completeVersion(
-                versionID: version.id, uploadedKey: archive.key, archive: verified, at: clock.now())
+                versionID: version.id, uploadedKey: archive.key, archive: verified, at: now,
+                audit: caller.event(
+                    AuditAction.versionCompleted, in: organization, target: "\(pack)@\(version.label)", at: now))
         } catch {
             if sealedKey != archive.key { try? await blobs.delete(key: sealedKey) }
             throw error
@@ -249,17 +258,25 @@ public struct PolicyPackService: Sendable {
 
     public func deletePack(organization: String, pack: String, caller: Principal) async throws {
         try validate(organization: organization, pack: pack)
-        try caller.authorize(organization, needs: .admin, to: "delete Policy Packs")
-        let keys = try await store.deletePack(organization: organization, name: pack)
+        let now = clock.now()
+        try await store.authorizeChange(caller, organization, to: "delete Policy Packs", target: pack, at: now)
+        let keys = try await store.deletePack(
+            organization: organization, name: pack,
+            audit: caller.event(AuditAction.packDeleted, in: organization, target: pack, at: now))
         await deleteBlobs(keys)
         logger.info("deleted pack", metadata: ["org": "\(organization)", "pack": "\(pack)"])
     }
 
     public func deleteVersion(organization: String, pack: String, reference: String, caller: Principal) async throws {
         try validate(organization: organization, pack: pack)
-        try caller.authorize(organization, needs: .admin, to: "delete Policy Packs")
+        let now = clock.now()
+        try await store.authorizeChange(
+            caller, organization, to: "delete Policy Packs", target: "\(pack)@\(reference)", at: now)
         let version = try await store.version(organization: organization, pack: pack, reference: reference)
-        let key = try await store.deleteVersion(id: version.id)
+        let key = try await store.deleteVersion(
+            id: version.id,
+            audit: caller.event(
+                AuditAction.versionDeleted, in: organization, target: "\(pack)@\(version.label)", at: now))
         await deleteBlobs(key.map { [$0] } ?? [])
         logger.info(
             "deleted version", metadata: ["org": "\(organization)", "pack": "\(pack)", "version": "\(version.version)"])

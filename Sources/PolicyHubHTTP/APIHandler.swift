@@ -10,6 +10,7 @@ struct APIHandler: APIProtocol {
     let registry: RegistryService
     let groups: PolicyGroupService
     let stacks: StackPolicyService
+    let audit: AuditService
 }
 
 // MARK: - Session

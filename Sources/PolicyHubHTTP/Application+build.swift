@@ -13,16 +13,18 @@ public struct PolicyHubServices: Sendable {
     public var registry: RegistryService
     public var groups: PolicyGroupService
     public var stacks: StackPolicyService
+    public var audit: AuditService
 
     public init(
         identity: IdentityService, packs: PolicyPackService, registry: RegistryService, groups: PolicyGroupService,
-        stacks: StackPolicyService
+        stacks: StackPolicyService, audit: AuditService
     ) {
         self.identity = identity
         self.packs = packs
         self.registry = registry
         self.groups = groups
         self.stacks = stacks
+        self.audit = audit
     }
 
     /// Every service over one metadata store.
@@ -31,7 +33,7 @@ public struct PolicyHubServices: Sendable {
             identity: IdentityService(store: store, clock: clock), packs: packs,
             registry: RegistryService(store: store, packs: packs),
             groups: PolicyGroupService(store: store, clock: clock, logger: logger),
-            stacks: StackPolicyService(store: store, packs: packs))
+            stacks: StackPolicyService(store: store, packs: packs), audit: AuditService(store: store))
     }
 }
 
@@ -41,10 +43,15 @@ public struct HTTPLimits: Sendable {
     public var maxJSONBodyBytes: Int
     /// A connection that sends and receives nothing for this long is closed.
     public var idleTimeout: Duration
+    /// Requests a minute per token and per anonymous client address (off by default).
+    public var rateLimits: RateLimits
 
-    public init(maxJSONBodyBytes: Int = 1 << 20, idleTimeout: Duration = .seconds(60)) {
+    public init(
+        maxJSONBodyBytes: Int = 1 << 20, idleTimeout: Duration = .seconds(60), rateLimits: RateLimits = .init()
+    ) {
         self.maxJSONBodyBytes = maxJSONBodyBytes
         self.idleTimeout = idleTimeout
+        self.rateLimits = rateLimits
     }
 }
 
@@ -56,7 +63,7 @@ public func buildRouter(_ services: PolicyHubServices, limits: HTTPLimits = .ini
     router.add(middleware: RoutingErrorMiddleware())
     let handler = APIHandler(
         identity: services.identity, packs: services.packs, registry: services.registry, groups: services.groups,
-        stacks: services.stacks)
+        stacks: services.stacks, audit: services.audit)
     try handler.registerHandlers(
         on: router, configuration: .init(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]),
         middlewares: [JSONBodyMiddleware(maxBytes: limits.maxJSONBodyBytes)])
@@ -73,7 +80,9 @@ public func buildApplication(
 ) throws -> some ApplicationProtocol {
     let router = try buildRouter(services, limits: limits)
     let routes = RouteTable(router.routes.map { ($0.path.description, $0.method) })
-    let responder = EdgeResponder(inner: router.buildResponder(), identity: services.identity, routes: routes)
+    let responder = EdgeResponder(
+        inner: router.buildResponder(), identity: services.identity, routes: routes,
+        rateLimiter: RequestRateLimiter(limits.rateLimits))
     let idle = limits.idleTimeout.components
     return Application(
         responder: responder,

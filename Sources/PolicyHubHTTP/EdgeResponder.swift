@@ -6,11 +6,12 @@ import PolicyHubCore
 /// The edge of the server, in front of the router: it normalises what Pulumi clients send, authenticates the
 /// caller, and turns every failure, including unknown routes and wrong methods, into Pulumi's JSON error.
 struct EdgeResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context == BasicRequestContext {
-    typealias Context = BasicRequestContext
+    typealias Context = EdgeRequestContext
 
     let inner: Inner
     let identity: IdentityService
     let routes: RouteTable
+    let rateLimiter: RequestRateLimiter
 
     /// The registry's preview paths are aliases of the stable ones.
     static var aliases: [(from: String, to: String)] {
@@ -20,15 +21,41 @@ struct EdgeResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context ==
     func respond(to request: Request, context: Context) async throws -> Response {
         let request = normalize(request)
         do {
-            let principal = try await identity.authenticate(authorization: request.headers[.authorization])
+            let principal: Principal?
+            do {
+                principal =
+                    Self.takesNoToken(request.uri.path)
+                    ? nil : try await identity.authenticate(authorization: request.headers[.authorization])
+            } catch {
+                // A refused token counts against the address, so guessing tokens is throttled like anonymous calls.
+                if let refusal = limit(tokenID: nil, request, context) { return refusal }
+                throw error
+            }
+            if let refusal = limit(tokenID: principal?.tokenID, request, context) { return refusal }
             let info = RequestInfo(
                 principal: principal, queryNames: request.uri.queryParameters.map { String($0.key) })
-            return try await RequestInfo.$current.withValue(info) {
-                try await inner.respond(to: request, context: context)
+            let origin = RequestOrigin(
+                clientAddress: context.remoteAddress?.ipAddress,
+                userAgent: request.headers[.userAgent])
+            return try await RequestOrigin.$current.withValue(origin) {
+                try await RequestInfo.$current.withValue(info) {
+                    try await inner.respond(to: request, context: context.basic)
+                }
             }
         } catch {
             return errorResponse(error, request: request, context: context)
         }
+    }
+
+    /// Routes whose only credential is a signed link, or that need none. The API defines no 401 for them, so an
+    /// Authorization header there is ignored rather than checked.
+    static func takesNoToken(_ path: String) -> Bool {
+        path.hasPrefix("/api/uploads/") || path.hasPrefix("/api/downloads/")
+            || ["/healthz", "/readyz", "/api/openapi.yaml"].contains(path)
+    }
+
+    private func limit(tokenID: String?, _ request: Request, _ context: Context) -> Response? {
+        rateLimiter.refusal(tokenID: tokenID, client: context.client, path: request.uri.path, logger: context.logger)
     }
 
     private func errorResponse(_ error: any Error, request: Request, context: Context) -> Response {
@@ -48,7 +75,8 @@ struct EdgeResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context ==
         }
         if status == .internalServerError {
             context.logger.error(
-                "request failed", metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
+                "request failed",
+                metadata: ["path": "\(request.uri.path)", "error": "\(ErrorMapping.logDescription(error))"])
         }
         return ErrorMapping.response(status: status, message: message, details: details)
     }

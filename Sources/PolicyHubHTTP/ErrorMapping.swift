@@ -40,6 +40,15 @@ enum ErrorMapping {
         }
     }
 
+    /// What to log about an unexpected error: its cause, without the request that OpenAPIRuntime's `ServerError`
+    /// describes in full, headers included, and so the caller's access token.
+    static func logDescription(_ error: any Error) -> String {
+        switch error {
+        case let error as ServerError: "\(error.operationID): \(logDescription(error.underlyingError))"
+        default: String(reflecting: error)
+        }
+    }
+
     static func describe(decoding error: DecodingError) -> String {
         func path(_ context: DecodingError.Context) -> String {
             let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }

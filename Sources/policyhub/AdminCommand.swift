@@ -9,7 +9,7 @@ struct AdminCommand: AsyncParsableCommand {
         abstract: "Manage users, organizations and tokens directly in the store (also while a server runs).",
         subcommands: [
             CreateOrg.self, CreateUser.self, AddMember.self, CreateToken.self, ListTokens.self, RevokeToken.self,
-            MigrateStoreCommand.self, GCCommand.self,
+            MigrateStoreCommand.self, GCCommand.self, AuditCommand.self,
         ]
     )
 

@@ -37,6 +37,16 @@ struct ServeCommand: AsyncParsableCommand {
         help: "Seconds between sweeps of abandoned versions and archives; 0 turns them off (env POLICYHUB_GC_INTERVAL)."
     )
     var gcInterval: Int?
+    @Option(help: "Requests a minute per access token; 0 is no limit (env POLICYHUB_RATE_LIMIT).")
+    var rateLimit: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Requests a minute per client address for calls without a token; 0 is no limit "
+                + "(env POLICYHUB_ANONYMOUS_RATE_LIMIT).")
+    )
+    var anonymousRateLimit: Int?
+    @Flag(help: "Rate-limit loopback clients too, which are exempt otherwise (env POLICYHUB_RATE_LIMIT_LOOPBACK).")
+    var rateLimitLoopback = false
     @Option(help: "trace, debug, info, notice, warning or error (env POLICYHUB_LOG_LEVEL).") var logLevel: String?
 
     func run() async throws {
@@ -80,7 +90,13 @@ struct ServeCommand: AsyncParsableCommand {
                 maxJSONBodyBytes.map(String.init), "POLICYHUB_MAX_JSON_BODY_BYTES", "--max-json-body-bytes")
                 ?? (1 << 20),
             idleTimeout: .seconds(
-                try Self.integer(idleTimeout.map(String.init), "POLICYHUB_IDLE_TIMEOUT", "--idle-timeout") ?? 60))
+                try Self.integer(idleTimeout.map(String.init), "POLICYHUB_IDLE_TIMEOUT", "--idle-timeout") ?? 60),
+            rateLimits: RateLimits(
+                perToken: try Self.integer(rateLimit.map(String.init), "POLICYHUB_RATE_LIMIT", "--rate-limit") ?? 0,
+                perAnonymousAddress: try Self.integer(
+                    anonymousRateLimit.map(String.init), "POLICYHUB_ANONYMOUS_RATE_LIMIT", "--anonymous-rate-limit")
+                    ?? 0,
+                limitsLoopback: try rateLimitLoopback || Self.boolean("POLICYHUB_RATE_LIMIT_LOOPBACK")))
         let packs = PolicyPackService(
             store: metadata, blobs: blobs, signer: LinkSigner(key: try await metadata.signingKey()),
             settings: settings, logger: logger)
@@ -132,6 +148,14 @@ struct ServeCommand: AsyncParsableCommand {
             """
         // Written unbuffered, so it shows at once even when stdout is a file.
         FileHandle.standardOutput.write(Data(message.utf8))
+    }
+
+    /// An on/off environment variable; unset is off.
+    static func boolean(_ variable: String) throws -> Bool {
+        guard let text = Environment.value(nil, variable)?.lowercased() else { return false }
+        if ["1", "true", "yes", "on"].contains(text) { return true }
+        if ["0", "false", "no", "off"].contains(text) { return false }
+        throw ValidationError("\(variable) must be true or false.")
     }
 
     static func integer<T: FixedWidthInteger>(_ flag: String?, _ variable: String, _ name: String) throws -> T? {

@@ -1,0 +1,147 @@
+import Foundation
+
+/// Where a request came from, for the audit trail. The HTTP edge sets it for the task serving the request.
+public struct RequestOrigin: Hashable, Sendable {
+    public var clientAddress: String?
+    public var userAgent: String?
+
+    public init(clientAddress: String?, userAgent: String?) {
+        self.clientAddress = clientAddress
+        self.userAgent = userAgent
+    }
+
+    @TaskLocal public static var current = RequestOrigin(clientAddress: nil, userAgent: nil)
+}
+
+/// One change, or one refused attempt at a change: who, what, where, when. Events are only ever added.
+public struct AuditEvent: Hashable, Sendable {
+    public var id: String
+    public var time: Date
+    public var organization: String?
+    /// The acting user's login, or `anonymous`.
+    public var actor: String
+    /// Dotted and stable, e.g. `policypack.version.complete`; see `AuditAction`.
+    public var action: String
+    /// What the action was on, e.g. `aws-guardrails@1.4.0`.
+    public var target: String
+    public var clientAddress: String?
+    public var userAgent: String?
+
+    public init(
+        id: String = UUID().uuidString.lowercased(), time: Date, organization: String?, actor: String, action: String,
+        target: String, origin: RequestOrigin = RequestOrigin.current
+    ) {
+        self.id = id
+        self.time = time
+        self.organization = organization
+        self.actor = actor
+        self.action = action
+        self.target = target
+        self.clientAddress = origin.clientAddress
+        self.userAgent = origin.userAgent
+    }
+}
+
+/// The actions the audit trail records.
+public enum AuditAction {
+    public static let versionCreated = "policypack.version.create"
+    public static let versionCompleted = "policypack.version.complete"
+    public static let versionDeleted = "policypack.version.delete"
+    public static let packDeleted = "policypack.delete"
+    public static let groupCreated = "policygroup.create"
+    public static let groupUpdated = "policygroup.update"
+    public static let groupDeleted = "policygroup.delete"
+    public static let tokenCreated = "token.create"
+    public static let tokenRevoked = "token.revoke"
+    public static let authorizationDenied = "authorization.denied"
+}
+
+/// A page of audit events, newest first.
+public struct AuditQuery: Hashable, Sendable {
+    /// Nil: every organization, and events of none (token changes), for operators.
+    public var organization: String?
+    public var from: Date?
+    public var to: Date?
+    public var action: String?
+    public var limit: Int
+
+    public init(organization: String?, from: Date? = nil, to: Date? = nil, action: String? = nil, limit: Int = 100) {
+        self.organization = organization
+        self.from = from
+        self.to = to
+        self.action = action
+        self.limit = limit
+    }
+}
+
+/// Where to resume reading audit events: just after (older than) this one.
+public struct AuditCursor: Hashable, Sendable, Codable {
+    public var time: Int64
+    public var id: String
+
+    public init(time: Int64, id: String) {
+        self.time = time
+        self.id = id
+    }
+
+    public var token: String { ((try? JSONEncoder().encode(self)) ?? Data()).base64URLEncodedString() }
+
+    public init(token: String) throws(RegistryError) {
+        guard let data = Data(base64URLEncoded: token), let cursor = try? JSONDecoder().decode(Self.self, from: data)
+        else { throw RegistryError.invalid("continuationToken is not valid.") }
+        self = cursor
+    }
+}
+
+extension MetadataStore {
+    /// Checks that `caller` may change `organization`; a refusal is recorded before it is reported.
+    func authorizeChange(
+        _ caller: Principal, _ organization: String, to action: String, target: String, at time: Date
+    ) async throws {
+        do {
+            try caller.authorize(organization, needs: .admin, to: action)
+        } catch {
+            try? await recordAudit(
+                AuditEvent(
+                    time: time, organization: organization, actor: caller.login,
+                    action: AuditAction.authorizationDenied, target: "\(target): \(action)"))
+            throw error
+        }
+    }
+}
+
+extension Principal {
+    /// An event this caller causes now.
+    func event(_ action: String, in organization: String?, target: String, at time: Date) -> AuditEvent {
+        AuditEvent(time: time, organization: organization, actor: login, action: action, target: target)
+    }
+}
+
+/// Reading the audit trail: organization admins only.
+public struct AuditService: Sendable {
+    public static let pageSize = 100
+
+    let store: any MetadataStore
+
+    public init(store: any MetadataStore) { self.store = store }
+
+    public func events(
+        organization: String, from: Date?, to: Date?, action: String?, continuationToken: String?, caller: Principal
+    ) async throws -> (events: [AuditEvent], continuationToken: String?) {
+        try NameRule.validate(organization, field: "orgName")
+        try caller.authorize(organization, needs: .admin, to: "read the audit log")
+        let cursor = try continuationToken.flatMap { token throws(RegistryError) in
+            token.isEmpty ? nil : try AuditCursor(token: token)
+        }
+        let query = AuditQuery(organization: organization, from: from, to: to, action: action, limit: Self.pageSize + 1)
+        let events = try await store.auditEvents(query, after: cursor)
+        let page = Array(events.prefix(Self.pageSize))
+        let next =
+            events.count > Self.pageSize
+            ? page.last.map {
+                AuditCursor(time: Int64(($0.time.timeIntervalSince1970 * 1000).rounded()), id: $0.id).token
+            }
+            : nil
+        return (page, next)
+    }
+}

@@ -56,8 +56,10 @@ public struct S3BlobStore: BlobStore {
                 try await spool.append(buffer)
             }
             let sha256 = hasher.finalize().hexString
-            try await client.putObject(
-                key: objectKey, body: spool.chunks(length: size), length: size, payloadSHA256: sha256)
+            try await available {
+                try await client.putObject(
+                    key: objectKey, body: spool.chunks(length: size), length: size, payloadSHA256: sha256)
+            }
             await spool.dispose()
             return StoredBlob(key: key, size: size, sha256: sha256)
         } catch {
@@ -70,18 +72,27 @@ public struct S3BlobStore: BlobStore {
         key: String, range: ClosedRange<Int64>?, consume: (ByteBuffer) async throws -> Void
     ) async throws {
         do {
-            try await client.getObject(key: try objectKey(key), range: range, consume: consume)
+            try await available { try await client.getObject(key: try objectKey(key), range: range, consume: consume) }
         } catch let error as S3Error where error.code == "NoSuchKey" {
             throw RegistryError(.notFound, "Archive not found")
         }
     }
 
     public func size(key: String) async throws -> Int64? {
-        try await client.headObject(key: try objectKey(key))?.size
+        try await available { try await client.headObject(key: try objectKey(key))?.size }
     }
 
     public func delete(key: String) async throws {
-        try await client.deleteObject(key: try objectKey(key))
+        try await available { try await client.deleteObject(key: try objectKey(key)) }
+    }
+
+    /// An endpoint that does not answer is an outage the caller may retry, not a fault of the request.
+    private func available<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch S3Error.unreachable {
+            throw RegistryError.unavailable("archive storage")
+        }
     }
 
     /// Where a client PUTs the archive for `key` itself. Only `host` is signed, so no header is required; any
@@ -116,8 +127,10 @@ public struct S3BlobStore: BlobStore {
     public func seal(key: String) async throws -> String {
         let sealed = "sealed/" + key
         do {
-            try await client.copyObject(
-                from: try objectKey(key), to: try objectKey(sealed), contentType: "application/octet-stream")
+            try await available {
+                try await client.copyObject(
+                    from: try objectKey(key), to: try objectKey(sealed), contentType: "application/octet-stream")
+            }
         } catch S3Error.service(let error) where error.status == 404 {
             throw RegistryError(.notFound, "Archive not found")
         }
@@ -127,7 +140,7 @@ public struct S3BlobStore: BlobStore {
     /// The keys of the store that start with `prefix`, in S3's (UTF-8 binary) order.
     public func list(prefix: String) async throws -> [BlobListing] {
         let storePrefix = location.prefix.isEmpty ? "" : location.prefix + "/"
-        return try await client.listObjectDetails(prefix: storePrefix + prefix).map {
+        return try await available { try await client.listObjectDetails(prefix: storePrefix + prefix) }.map {
             BlobListing(key: String($0.key.dropFirst(storePrefix.count)), size: $0.size, lastModified: $0.lastModified)
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOSSL
+import PolicyHubCore
 import PostgresKit
 import PostgresNIO
 import SQLKit
@@ -16,6 +17,8 @@ public final class PostgresBackend: SQLBackend {
     public init(url: String, maxConnections: Int = 20, logger: Logger = Logger(label: "policyhub.postgres")) throws {
         var configuration = try Self.configuration(from: url)
         configuration.options.maximumConnections = max(1, maxConnections)
+        // A database that is down must turn into a prompt 503, not a request that hangs.
+        configuration.options.connectTimeout = .seconds(3)
         // The pool warns when the first lease races `run()` starting; real failures are errors.
         var poolLogger = logger
         poolLogger.logLevel = max(logger.logLevel, .error)
@@ -26,12 +29,55 @@ public final class PostgresBackend: SQLBackend {
         self.runner = Task { await client.run() }
     }
 
+    /// How long a request waits for a connection before the database counts as unavailable.
+    static let leaseTimeout: Duration = .seconds(5)
+
     public func withConnection<T: Sendable>(
         _ body: @Sendable (any SQLDatabase) async throws -> T
     ) async throws -> T {
-        try await client.withConnection { connection in
-            try await body(connection.sql(queryLogLevel: .trace))
+        do {
+            // The task group below ends before this call returns, so `body` does not really escape.
+            return try await withoutActuallyEscaping(body) { body in try await leasing(body) }
+        } catch let error as PSQLError where Self.isConnectionFailure(error) {
+            throw RegistryError.unavailable("database")
+        } catch is PostgresConnectionLeaseTimeout {
+            throw RegistryError.unavailable("database")
+        } catch let error where String(describing: type(of: error)).contains("ConnectionPoolError") {
+            throw RegistryError.unavailable("database")
         }
+    }
+
+    /// Runs `body` on a pooled connection, giving up if none can be had within `leaseTimeout` (the pool itself
+    /// keeps retrying an unreachable database for much longer). Only the wait is bounded, not the work.
+    private func leasing<T: Sendable>(_ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T
+    {
+        let leased = LeaseFlag()
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await self.client.withConnection { connection in
+                    await leased.set()
+                    return try await body(connection.sql(queryLogLevel: .trace))
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: Self.leaseTimeout)
+                if await leased.isSet { return nil }
+                throw PostgresConnectionLeaseTimeout()
+            }
+            while let result = try await group.next() {
+                if let value = result {
+                    group.cancelAll()
+                    return value
+                }
+            }
+            throw PostgresConnectionLeaseTimeout()
+        }
+    }
+
+    /// Failures of the connection itself, as opposed to a query the database refused.
+    static func isConnectionFailure(_ error: PSQLError) -> Bool {
+        [.connectionError, .serverClosedConnection, .uncleanShutdown, .clientClosedConnection, .poolClosed]
+            .contains(error.code)
     }
 
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
@@ -94,6 +140,14 @@ public final class PostgresBackend: SQLBackend {
             password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database,
             tls: tls)
     }
+}
+
+struct PostgresConnectionLeaseTimeout: Error {}
+
+actor LeaseFlag {
+    private(set) var isSet = false
+
+    func set() { isSet = true }
 }
 
 struct PostgresBackendError: Error, CustomStringConvertible {

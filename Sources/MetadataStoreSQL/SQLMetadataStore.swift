@@ -12,6 +12,10 @@ public struct SQLMetadataStore: MetadataStore {
         return SQLMetadataStore(backend: backend)
     }
 
+    public func ping() async throws {
+        try await backend.withConnection { try await $0.raw("SELECT 1 AS one").run() }
+    }
+
     public func shutdown() async throws {
         try await backend.shutdown()
     }

@@ -120,6 +120,8 @@ extension Principal {
 /// Reading the audit trail: organization admins only.
 public struct AuditService: Sendable {
     public static let pageSize = 100
+    /// The widest time bound accepted, in seconds from 1970 (about 31 million years), far inside Int64 milliseconds.
+    public static let maxBoundSeconds: TimeInterval = 1e15
 
     let store: any MetadataStore
 
@@ -130,6 +132,14 @@ public struct AuditService: Sendable {
     ) async throws -> (events: [AuditEvent], continuationToken: String?) {
         try NameRule.validate(organization, field: "orgName")
         try caller.authorize(organization, needs: .admin, to: "read the audit log")
+        // Stores keep times as Int64 milliseconds: a bound past that range trapped and took the server down.
+        for (field, bound) in [("startTime", from), ("endTime", to)] {
+            if let bound, abs(bound.timeIntervalSince1970) > Self.maxBoundSeconds {
+                throw RegistryError.invalid(
+                    "\(field) must be Unix seconds within ±\(Int64(Self.maxBoundSeconds)).",
+                    details: [.init(resource: "request", attribute: field, errorType: .invalid)])
+            }
+        }
         let cursor = try continuationToken.flatMap { token throws(RegistryError) in
             token.isEmpty ? nil : try AuditCursor(token: token)
         }

@@ -3,6 +3,9 @@ import Foundation
 /// Persistence of users, organizations, tokens and policy pack metadata. Every method is one transaction.
 /// Implementations translate their own failures into `RegistryError` where the cause is the caller's.
 public protocol MetadataStore: Sendable {
+    /// Answers when the database does; for health checks.
+    func ping() async throws
+
     // MARK: Identity
 
     /// Creates the first administrator, the `default` organization and a token, only if the store has no user yet.

@@ -60,6 +60,11 @@ extension RegistryError {
         )
     }
 
+    /// A dependency (the database, archive storage) cannot be reached; the request may be retried.
+    public static func unavailable(_ dependency: String) -> RegistryError {
+        RegistryError(.unavailable, "The \(dependency) is unavailable right now; try again shortly.")
+    }
+
     public static let unauthenticated = RegistryError(
         .unauthenticated, "Unauthorized: No credentials provided or are invalid.")
     public static let organizationNotFound = RegistryError(.notFound, "Organization not found")

@@ -14,11 +14,13 @@ public struct PolicyHubServices: Sendable {
     public var groups: PolicyGroupService
     public var stacks: StackPolicyService
     public var audit: AuditService
+    public var health: HealthService
 
     public init(
         identity: IdentityService, packs: PolicyPackService, registry: RegistryService, groups: PolicyGroupService,
-        stacks: StackPolicyService, audit: AuditService
+        stacks: StackPolicyService, audit: AuditService, health: HealthService
     ) {
+        self.health = health
         self.identity = identity
         self.packs = packs
         self.registry = registry
@@ -28,12 +30,16 @@ public struct PolicyHubServices: Sendable {
     }
 
     /// Every service over one metadata store.
-    public init(store: any MetadataStore, packs: PolicyPackService, clock: WallClock = .system, logger: Logger) {
+    public init(
+        store: any MetadataStore, blobs: any BlobStore, packs: PolicyPackService, clock: WallClock = .system,
+        logger: Logger
+    ) {
         self.init(
             identity: IdentityService(store: store, clock: clock), packs: packs,
             registry: RegistryService(store: store, packs: packs),
             groups: PolicyGroupService(store: store, clock: clock, logger: logger),
-            stacks: StackPolicyService(store: store, packs: packs), audit: AuditService(store: store))
+            stacks: StackPolicyService(store: store, packs: packs), audit: AuditService(store: store),
+            health: HealthService(store: store, blobs: blobs))
     }
 }
 
@@ -68,7 +74,7 @@ public func buildRouter(_ services: PolicyHubServices, limits: HTTPLimits = .ini
         on: router, configuration: .init(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]),
         middlewares: [JSONBodyMiddleware(maxBytes: limits.maxJSONBodyBytes)])
     TransferRoutes(packs: services.packs).register(on: router)
-    OperationsRoutes().register(on: router)
+    OperationsRoutes(health: services.health).register(on: router)
     return router
 }
 

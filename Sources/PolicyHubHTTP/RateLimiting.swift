@@ -170,12 +170,20 @@ struct ClientAddress: Hashable, Sendable {
         self.isLoopback = isLoopback
     }
 
+    /// The binary form of an address's text, read with inet_pton (SocketAddress keeps it in C structs).
+    static func bytes(of text: String?, family: Int32, count: Int) -> [UInt8]? {
+        guard let text else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 16)
+        guard inet_pton(family, text, &buffer) == 1 else { return nil }
+        return Array(buffer.prefix(count))
+    }
+
     init(_ address: SocketAddress?) {
         switch address {
-        case .v4(let v4):
-            self.init(ipv4: withUnsafeBytes(of: v4.address.sin_addr) { Array($0) })
-        case .v6(let v6):
-            let bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
+        case .v4:
+            self.init(ipv4: Self.bytes(of: address?.ipAddress, family: AF_INET, count: 4) ?? [])
+        case .v6:
+            let bytes = Self.bytes(of: address?.ipAddress, family: AF_INET6, count: 16) ?? []
             guard bytes.count == 16 else {
                 self.init(key: "unknown", isLoopback: false)
                 return

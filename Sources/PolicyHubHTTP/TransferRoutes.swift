@@ -101,13 +101,32 @@ enum ByteRange: Equatable {
 
 /// Health and the API description.
 struct OperationsRoutes {
+    let health: HealthService
+
     func register(on router: Router<BasicRequestContext>) {
+        // Liveness: 200 while the process serves, with each dependency's state.
         router.get("/healthz") { _, _ -> Response in
-            Self.text(#"{"status":"ok"}"#, contentType: "application/json")
+            let report = await health.check()
+            return Self.json(report, status: .ok)
+        }
+        // Readiness: 503 while a dependency is away, so a load balancer sends traffic elsewhere.
+        router.get("/readyz") { _, _ -> Response in
+            let report = await health.check()
+            return Self.json(report, status: report.isReady ? .ok : .serviceUnavailable)
         }
         router.get("/api/openapi.yaml") { _, _ -> Response in
             Self.text(OpenAPIDocument.yaml, contentType: "application/yaml")
         }
+    }
+
+    static func json(_ report: HealthReport, status: HTTPResponse.Status) -> Response {
+        let body: JSONValue = [
+            "status": .string(report.isReady ? "ok" : "degraded"), "database": .string(report.database),
+            "blobStore": .string(report.blobStore),
+        ]
+        var response = text((try? body.encoded()) ?? "{}", contentType: "application/json")
+        response.status = status
+        return response
     }
 
     static func text(_ text: String, contentType: String) -> Response {

@@ -100,7 +100,7 @@ struct ServeCommand: AsyncParsableCommand {
         let packs = PolicyPackService(
             store: metadata, blobs: blobs, signer: LinkSigner(key: try await metadata.signingKey()),
             settings: settings, logger: logger)
-        let services = PolicyHubServices(store: metadata, packs: packs, logger: logger)
+        let services = PolicyHubServices(store: metadata, blobs: blobs, packs: packs, logger: logger)
 
         if let token = try await services.identity.bootstrap() {
             try announce(initialToken: token, publicURL: settings.publicURL)

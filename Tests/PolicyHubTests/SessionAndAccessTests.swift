@@ -169,7 +169,9 @@ struct ErrorResponseTests {
             #expect(document.text.hasPrefix("openapi: 3.1"))
             #expect(document.text.contains("/api/orgs/{orgName}/policypacks"))
             let health = try await api.send(.get, "/healthz", token: nil)
-            #expect(health.json == ["status": "ok"])
+            #expect(health.json == ["status": "ok", "database": "ok", "blobStore": "ok"])
+            let ready = try await api.send(.get, "/readyz", token: nil)
+            #expect(ready.status == .ok)
         }
     }
 }

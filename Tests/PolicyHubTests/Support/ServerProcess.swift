@@ -64,7 +64,7 @@ final class ServerProcess: @unchecked Sendable {
     let dataDir: URL
     let stdoutFile: URL
 
-    init(dataDir: URL, port: Int? = nil, extraArguments: [String] = []) throws {
+    init(dataDir: URL, port: Int? = nil, extraArguments: [String] = [], environment: [String: String] = [:]) throws {
         self.dataDir = dataDir
         self.port = try port ?? PolicyHubBinary.freePort()
         try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
@@ -76,18 +76,19 @@ final class ServerProcess: @unchecked Sendable {
         process.arguments = ["serve", "--data-dir", dataDir.path, "--port", String(self.port)] + extraArguments
         process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
         process.standardError = FileHandle.nullDevice
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         try process.run()
     }
 
     var output: String { (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? "" }
 
-    /// Waits until `/healthz` answers 200.
-    func waitUntilReady(timeout: Duration = .seconds(30)) async throws {
+    /// Waits until `path` (by default `/readyz`: the dependencies answer too) answers 200.
+    func waitUntilReady(timeout: Duration = .seconds(30), path: String = "/readyz") async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             guard process.isRunning else { throw TestFailure("policyhub serve exited: \(output)") }
             let ready = try? await withClient { client in
-                try await client.send(.get, "/healthz", token: nil).status == .ok
+                try await client.send(.get, path, token: nil).status == .ok
             }
             if ready == true { return }
             try await Task.sleep(for: .milliseconds(100))

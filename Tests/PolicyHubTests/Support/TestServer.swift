@@ -54,7 +54,8 @@ struct TestServer: Sendable {
                 publicURL: publicURL, uploadLinkLifetime: uploadLinkLifetime, maxArchiveBytes: maxArchiveBytes,
                 archiveLimits: archiveLimits, draftLimits: draftLimits),
             clock: clock.wallClock, logger: quietLogger)
-        let services = PolicyHubServices(store: store, packs: packs, clock: clock.wallClock, logger: quietLogger)
+        let services = PolicyHubServices(
+            store: store, blobs: blobs, packs: packs, clock: clock.wallClock, logger: quietLogger)
         guard let adminToken = try await identity.bootstrap() else { throw TestFailure("bootstrap did nothing") }
         let server = TestServer(
             directory: directory, store: store, blobs: blobs, identity: identity, services: services, clock: clock,

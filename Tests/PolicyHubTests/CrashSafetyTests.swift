@@ -122,42 +122,31 @@ struct CrashSafetyTests {
             if index % 5 == 0, let victim = await ledger.anyCompleted() {
                 await ledger.delete(victim)
                 let parts = victim.split(separator: "@")
-                _ = try await send(
-                    client, .DELETE, "\(base)/api/orgs/default/policypacks/\(parts[0])/versions/\(parts[1])", token)
+                _ = try await client.api(
+                    .DELETE, "\(base)/api/orgs/default/policypacks/\(parts[0])/versions/\(parts[1])", token: token,
+                    timeout: .seconds(10))
                 return
             }
             let archive = try Fixtures.packArchive(files: [
                 "package/PulumiPolicy.yaml": "runtime: nodejs\n", "package/index.js": "// \(tag)\n",
             ])
-            let created = try await send(
-                client, .POST, "\(base)/api/orgs/default/policypacks", token,
-                body: try Fixtures.createBody(pack, tag: tag).encoded())
+            let created = try await client.api(
+                .POST, "\(base)/api/orgs/default/policypacks", token: token,
+                body: try Fixtures.createBody(pack, tag: tag).encoded(), timeout: .seconds(10))
             guard created.status == 201, let uploadURI = created.json["uploadURI"]?.stringValue else { return }
             var upload = HTTPClientRequest(url: uploadURI)
             upload.method = .PUT
             upload.body = .bytes(ByteBuffer(bytes: archive))
             _ = try await client.execute(upload, timeout: .seconds(10)).body.collect(upTo: 1 << 16)
-            let completed = try await send(
-                client, .POST, "\(base)/api/orgs/default/policypacks/\(pack)/versions/\(tag)/complete", token)
+            let completed = try await client.api(
+                .POST, "\(base)/api/orgs/default/policypacks/\(pack)/versions/\(tag)/complete", token: token,
+                timeout: .seconds(10))
             if completed.status == 204 {
                 await ledger.complete("\(pack)@\(tag)", sha256: SHA256.hash(data: Data(archive)).hexString)
             }
         } catch {
             try? await Task.sleep(for: .milliseconds(20))
         }
-    }
-
-    static func send(
-        _ client: HTTPClient, _ method: NIOHTTP1.HTTPMethod, _ url: String, _ token: String, body: String? = nil
-    ) async throws -> (status: UInt, json: JSONValue) {
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        request.headers.add(name: "Authorization", value: "token \(token)")
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: body ?? ""))
-        let response = try await client.execute(request, timeout: .seconds(10))
-        let bytes = try await response.body.collect(upTo: 1 << 20)
-        return (response.status.code, (try? JSONValue(jsonText: String(buffer: bytes))) ?? .null)
     }
 
     static func checkInvariants(store: SQLMetadataStore, blobs: any BlobStore, ledger: Ledger) async throws {

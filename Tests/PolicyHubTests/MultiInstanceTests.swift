@@ -140,8 +140,8 @@ struct MultiInstanceTests {
         _ client: HTTPClient, create: String, complete: String, token: String, pack: String, tag: String,
         archive: [UInt8]
     ) async throws {
-        let created = try await send(
-            client, .POST, create + "/api/orgs/default/policypacks", token: token,
+        let created = try await client.api(
+            .POST, create + "/api/orgs/default/policypacks", token: token,
             body: try Fixtures.createBody(pack, tag: tag).encoded())
         guard created.status == 201, let uploadURI = created.json["uploadURI"]?.stringValue else {
             throw TestFailure("create failed: \(created.status) \(created.json)")
@@ -154,28 +154,15 @@ struct MultiInstanceTests {
         upload.body = .bytes(ByteBuffer(bytes: archive))
         let uploaded = try await client.execute(upload, timeout: .seconds(30))
         guard uploaded.status.code < 300 else { throw TestFailure("upload failed: \(uploaded.status)") }
-        let completed = try await send(
-            client, .POST, complete + "/api/orgs/default/policypacks/\(pack)/versions/\(tag)/complete", token: token,
-            body: nil)
+        let completed = try await client.api(
+            .POST, complete + "/api/orgs/default/policypacks/\(pack)/versions/\(tag)/complete", token: token)
         guard completed.status == 204 else {
             throw TestFailure("complete failed: \(completed.status) \(completed.json)")
         }
     }
 
     static func get(_ client: HTTPClient, _ url: String, token: String) async throws -> JSONValue {
-        try await send(client, .GET, url, token: token, body: nil).json
+        try await client.api(.GET, url, token: token).json
     }
 
-    static func send(
-        _ client: HTTPClient, _ method: NIOHTTP1.HTTPMethod, _ url: String, token: String, body: String?
-    ) async throws -> (status: UInt, json: JSONValue) {
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        request.headers.add(name: "Authorization", value: "token \(token)")
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: body ?? ""))
-        let response = try await client.execute(request, timeout: .seconds(30))
-        let bytes = try await response.body.collect(upTo: 1 << 20)
-        return (response.status.code, (try? JSONValue(jsonText: String(buffer: bytes))) ?? .null)
-    }
 }

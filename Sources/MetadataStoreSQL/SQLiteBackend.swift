@@ -15,14 +15,12 @@ public final class SQLiteBackend: SQLBackend {
     private let pool: SQLiteConnectionPool
     private let threads: NIOThreadPool
     private let writeLock = AsyncLock()
-    private let logger: Logger
 
     public init(path: String, maxConnections: Int = 4, logger: Logger = Logger(label: "policyhub.sqlite")) {
         let threads = NIOThreadPool(numberOfThreads: max(1, maxConnections))
         threads.start()
         self.threads = threads
         self.pool = SQLiteConnectionPool(path: path, maxConnections: maxConnections, threads: threads, logger: logger)
-        self.logger = logger
     }
 
     public func withConnection<T: Sendable>(

@@ -49,13 +49,6 @@ extension PolicyPackDraft {
     public enum TagField: Sendable {
         case versionTag
         case version
-
-        var key: String {
-            switch self {
-            case .versionTag: "versionTag"
-            case .version: "version"
-            }
-        }
     }
 
     /// Validates a whole create request and reports every problem in one error.

@@ -93,12 +93,14 @@ pids=$STATE/pids
 : >"$pids"
 # On failure, stop whatever started, keeping the logs in $STATE/log.
 trap 'status=$?; if [ $status != 0 ]; then for pid in $(cat "$pids"); do kill -9 "$pid" 2>/dev/null || true; done; fi' EXIT
-# Starts a daemon in the foreground of a background job, output to a file, and records its PID.
+# Starts a daemon in the foreground of a background job, output to a file, and records its PID (all of them in
+# $STATE/pids for the stop script, and each in $STATE/run/NAME.pid for tests that stop and restart one).
 run_daemon() {
     local name=$1
     shift
-    "$@" -c "$CONF" -f </dev/null >"$STATE/log/$name.out" 2>&1 &
+    "$@" -c "$CONF" -f </dev/null >>"$STATE/log/$name.out" 2>&1 &
     echo $! >>"$pids"
+    echo $! >"$STATE/run/$name.pid"
 }
 
 log "creating the monitor on 127.0.0.1:$MON_PORT"

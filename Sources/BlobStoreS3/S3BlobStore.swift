@@ -86,11 +86,13 @@ public struct S3BlobStore: BlobStore {
         try await available { try await client.deleteObject(key: try objectKey(key)) }
     }
 
-    /// An endpoint that does not answer is an outage the caller may retry, not a fault of the request.
+    /// An endpoint that does not answer, or answers that it is failing, is an outage the caller may retry, not a
+    /// fault of the request.
     private func available<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch S3Error.unreachable {
+        } catch let error as S3Error where error.isOutage {
+            client.logger.warning("Archive storage is unavailable", metadata: ["reason": "\(error)"])
             throw RegistryError.unavailable("archive storage")
         }
     }

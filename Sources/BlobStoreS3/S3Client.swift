@@ -27,7 +27,7 @@ public struct S3Client: Sendable {
     private let httpClient: HTTPClient
     private let spoolDirectory: URL
     private let threadPool: NIOThreadPool
-    private let logger: Logger
+    let logger: Logger
 
     static let requestTimeout: TimeAmount = .seconds(60)
     /// A whole upload or download; stalls are caught sooner by the HTTP client's read timeout.

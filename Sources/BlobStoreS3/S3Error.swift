@@ -23,6 +23,15 @@ public enum S3Error: Error, Sendable, CustomStringConvertible {
         return nil
     }
 
+    /// No answer, or a 5xx one (`InternalError`, `SlowDown`, a proxy's 502): the store is failing, not the request.
+    public var isOutage: Bool {
+        switch self {
+        case .unreachable: true
+        case .service(let error): error.status >= 500
+        case .invalidResponse: false
+        }
+    }
+
     /// The HTTP status, when the server answered.
     public var status: Int? {
         if case .service(let error) = self { return error.status }

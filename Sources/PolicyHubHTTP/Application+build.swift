@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import NIOCore
 import OpenAPIHummingbird
 import OpenAPIRuntime
 import PolicyHubAPI
@@ -47,16 +48,20 @@ public struct PolicyHubServices: Sendable {
 public struct HTTPLimits: Sendable {
     /// Largest JSON request body (413 past it).
     public var maxJSONBodyBytes: Int
-    /// A connection that sends and receives nothing for this long is closed.
+    /// A connection with no request in flight, or whose request head is still arriving, is closed after this long.
     public var idleTimeout: Duration
+    /// The longest a request may take to arrive, from its head to the end of its body (408, then closed).
+    public var readTimeout: Duration
     /// Requests a minute per token and per anonymous client address (off by default).
     public var rateLimits: RateLimits
 
     public init(
-        maxJSONBodyBytes: Int = 1 << 20, idleTimeout: Duration = .seconds(60), rateLimits: RateLimits = .init()
+        maxJSONBodyBytes: Int = 1 << 20, idleTimeout: Duration = .seconds(60), readTimeout: Duration = .seconds(300),
+        rateLimits: RateLimits = .init()
     ) {
         self.maxJSONBodyBytes = maxJSONBodyBytes
         self.idleTimeout = idleTimeout
+        self.readTimeout = readTimeout
         self.rateLimits = rateLimits
     }
 }
@@ -89,12 +94,13 @@ public func buildApplication(
     let responder = EdgeResponder(
         inner: router.buildResponder(), identity: services.identity, routes: routes,
         rateLimiter: RequestRateLimiter(limits.rateLimits))
-    let idle = limits.idleTimeout.components
+    let readTimeout = TimeAmount(limits.readTimeout)
     return Application(
         responder: responder,
         server: .http1(
             configuration: .init(
-                idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000))),
+                additionalChannelHandlers: [RequestReadDeadline(timeout: readTimeout, logger: logger)],
+                idleTimeout: TimeAmount(limits.idleTimeout))),
         configuration: .init(address: .hostname(host, port: port), serverName: "PolicyHub"),
         services: background,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },

@@ -72,6 +72,17 @@ enum ErrorMapping {
     static func response(
         status: HTTPResponse.Status, message: String, details: [RequestErrorDetail] = []
     ) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(
+            status: status, headers: headers,
+            body: .init(byteBuffer: body(status: status, message: message, details: details)))
+    }
+
+    /// Pulumi's error body, `{"code": <status>, "message": ..., "errors": [...]}`.
+    static func body(
+        status: HTTPResponse.Status, message: String, details: [RequestErrorDetail] = []
+    ) -> ByteBuffer {
         var body: [String: JSONValue] = ["code": .int(Int64(status.code)), "message": .string(message)]
         if !details.isEmpty {
             body["errors"] = .array(
@@ -85,8 +96,6 @@ enum ErrorMapping {
                 })
         }
         let text = (try? JSONValue.object(body).encoded()) ?? #"{"code":500,"message":"Internal server error"}"#
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+        return ByteBuffer(string: text)
     }
 }

@@ -30,7 +30,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Most entries in an archive (env POLICYHUB_MAX_ARCHIVE_ENTRIES).") var maxArchiveEntries: Int?
     @Option(help: "Most bytes an archive may unpack to (env POLICYHUB_MAX_UNPACKED_BYTES).") var maxUnpackedBytes:
         Int64?
-    @Option(help: "Seconds before an idle connection is closed (env POLICYHUB_IDLE_TIMEOUT).") var idleTimeout: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Seconds before a connection is closed when no request is in flight or a request's head is still "
+                + "arriving (env POLICYHUB_IDLE_TIMEOUT).")
+    )
+    var idleTimeout: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Seconds a request may take to arrive, head to end of body, before it gets 408 and its connection is "
+                + "closed (env POLICYHUB_READ_TIMEOUT).")
+    )
+    var readTimeout: Int?
     @Option(help: "Seconds a pending version may wait for its upload and complete (env POLICYHUB_PENDING_TTL).")
     var pendingTTL: Int?
     @Option(
@@ -65,6 +76,18 @@ struct ServeCommand: AsyncParsableCommand {
             return logger
         }()
 
+        let httpLimits = HTTPLimits(
+            maxJSONBodyBytes: try Self.integer(
+                maxJSONBodyBytes.map(String.init), "POLICYHUB_MAX_JSON_BODY_BYTES", "--max-json-body-bytes")
+                ?? (1 << 20),
+            idleTimeout: try Self.timeout(idleTimeout, "POLICYHUB_IDLE_TIMEOUT", "--idle-timeout") ?? .seconds(60),
+            readTimeout: try Self.timeout(readTimeout, "POLICYHUB_READ_TIMEOUT", "--read-timeout") ?? .seconds(300),
+            rateLimits: RateLimits(
+                perToken: try Self.integer(rateLimit.map(String.init), "POLICYHUB_RATE_LIMIT", "--rate-limit") ?? 0,
+                perAnonymousAddress: try Self.integer(
+                    anonymousRateLimit.map(String.init), "POLICYHUB_ANONYMOUS_RATE_LIMIT", "--anonymous-rate-limit")
+                    ?? 0,
+                limitsLoopback: try rateLimitLoopback || Self.boolean("POLICYHUB_RATE_LIMIT_LOOPBACK")))
         let metadata = try await store.openMetadataStore()
         let blobs = try BlobStoreLocation.open(
             Environment.value(blobStoreURL, "POLICYHUB_BLOB_STORE_URL"), dataDir: store.resolvedDataDir)
@@ -85,18 +108,6 @@ struct ServeCommand: AsyncParsableCommand {
                 maxFieldLength: try Self.integer(
                     maxFieldLength.map(String.init), "POLICYHUB_MAX_FIELD_LENGTH", "--max-field-length")
                     ?? draftDefaults.maxFieldLength))
-        let httpLimits = HTTPLimits(
-            maxJSONBodyBytes: try Self.integer(
-                maxJSONBodyBytes.map(String.init), "POLICYHUB_MAX_JSON_BODY_BYTES", "--max-json-body-bytes")
-                ?? (1 << 20),
-            idleTimeout: .seconds(
-                try Self.integer(idleTimeout.map(String.init), "POLICYHUB_IDLE_TIMEOUT", "--idle-timeout") ?? 60),
-            rateLimits: RateLimits(
-                perToken: try Self.integer(rateLimit.map(String.init), "POLICYHUB_RATE_LIMIT", "--rate-limit") ?? 0,
-                perAnonymousAddress: try Self.integer(
-                    anonymousRateLimit.map(String.init), "POLICYHUB_ANONYMOUS_RATE_LIMIT", "--anonymous-rate-limit")
-                    ?? 0,
-                limitsLoopback: try rateLimitLoopback || Self.boolean("POLICYHUB_RATE_LIMIT_LOOPBACK")))
         let packs = PolicyPackService(
             store: metadata, blobs: blobs, signer: LinkSigner(key: try await metadata.signingKey()),
             settings: settings, logger: logger)
@@ -133,14 +144,18 @@ struct ServeCommand: AsyncParsableCommand {
     /// The first start prints the admin token once and keeps a copy only the owner can read.
     private func announce(initialToken token: String, publicURL: String) throws {
         let file = store.resolvedDataDir.appendingPathComponent("initial-admin-token")
-        FileManager.default.createFile(
+        let saved = FileManager.default.createFile(
             atPath: file.path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        let copy =
+            saved
+            ? "It is also in \(file.path) (readable only by you)."
+            : "It could not be saved to \(file.path): keep it now, it is not shown again."
         let message = """
             Created user 'admin', organization 'default' and an access token for them:
 
                 \(token)
 
-            It is also in \(file.path) (readable only by you). Log in with:
+            \(copy) Log in with:
 
                 PULUMI_ACCESS_TOKEN=\(token) pulumi login \(publicURL)
 
@@ -156,6 +171,13 @@ struct ServeCommand: AsyncParsableCommand {
         if ["1", "true", "yes", "on"].contains(text) { return true }
         if ["0", "false", "no", "off"].contains(text) { return false }
         throw ValidationError("\(variable) must be true or false.")
+    }
+
+    /// A timeout in whole seconds; zero would close every connection at once, so it must be at least one.
+    static func timeout(_ flag: Int?, _ variable: String, _ name: String) throws -> Duration? {
+        guard let seconds: Int = try integer(flag.map(String.init), variable, name) else { return nil }
+        guard seconds > 0 else { throw ValidationError("\(name) must be at least 1 second.") }
+        return .seconds(seconds)
     }
 
     static func integer<T: FixedWidthInteger>(_ flag: String?, _ variable: String, _ name: String) throws -> T? {

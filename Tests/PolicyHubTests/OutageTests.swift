@@ -1,11 +1,17 @@
+import AsyncHTTPClient
+import BlobStoreS3
+import Crypto
 import Foundation
 import HTTPTypes
+import NIOCore
+import NIOHTTP1
 import PolicyHubCore
 import Testing
 
 /// Dependencies going away: requests answer 503 promptly, /readyz turns not-ready, and service resumes by itself
-/// when the dependency returns. Uses a PostgreSQL cluster of its own (so other tests keep theirs), started from
-/// the same script as CI's; runs where `POLICYHUB_TEST_POSTGRES_URL` says such clusters can be started.
+/// when the dependency returns. Each test stops a PostgreSQL cluster or radosgw of its own (so other tests keep
+/// theirs), started from the same scripts as CI's; they run where `POLICYHUB_TEST_POSTGRES_URL` or
+/// `POLICYHUB_TEST_S3_URL` say such services can be started.
 @Suite("Outages", .serialized)
 struct OutageTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -28,8 +34,11 @@ struct OutageTests {
         return try String(contentsOf: output, encoding: .utf8)
     }
 
-    static func script(_ name: String, _ environment: [String: String]) throws -> String {
-        try detached(repository.appendingPathComponent("scripts/\(name)").path, environment)
+    @discardableResult
+    static func script(_ name: String, _ environment: [String: String], arguments: [String] = []) throws -> String {
+        try detached(
+            ([repository.appendingPathComponent("scripts/\(name)").path] + arguments).joined(separator: " "),
+            environment)
     }
 
     static func pgctl(_ action: String, _ directory: String, port: String) throws {
@@ -75,7 +84,8 @@ struct OutageTests {
         #expect(ready.status == .serviceUnavailable)
 
         try Self.pgctl("start", cluster, port: port)
-        let deadline = ContinuousClock.now + .seconds(30)
+        let restarted = ContinuousClock.now
+        let deadline = restarted + .seconds(30)
         var resumed = false
         while !resumed && ContinuousClock.now < deadline {
             let list = try await server.withClient { api in
@@ -85,8 +95,96 @@ struct OutageTests {
             if !resumed { try await Task.sleep(for: .milliseconds(250)) }
         }
         #expect(resumed)
+        print("database outage: 503 after \(waited); served again \(ContinuousClock.now - restarted) after the restart")
         let readyAgain = try await server.withClient { api in try await api.send(.get, "/readyz", token: nil) }
         #expect(readyAgain.status == .ok)
+        #expect(try await server.terminate() == 0)
+    }
+
+    /// The `export NAME='value'` lines the start scripts print.
+    static func exports(_ output: String) -> [String: String] {
+        var values: [String: String] = [:]
+        for line in output.split(separator: "\n") where line.hasPrefix("export ") {
+            let assignment = line.dropFirst("export ".count)
+            guard let equals = assignment.firstIndex(of: "=") else { continue }
+            values[String(assignment[..<equals])] = String(assignment[assignment.index(after: equals)...])
+                .trimmingCharacters(in: CharacterSet(charactersIn: "'"))
+        }
+        return values
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["POLICYHUB_TEST_S3_URL"] != nil))
+    func aStoppedS3GatewayGives503sAndServiceResumesWhenItReturns() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("policyhub-outage-\(UUID())")
+        let environment = ["POLICYHUB_RADOSGW_DIR": "/tmp/policyhub-rgw-outage-\(UUID().uuidString.prefix(8))"]
+        let exported = Self.exports(try Self.script("start-radosgw.sh", environment))
+        defer {
+            _ = try? Self.script("stop-radosgw.sh", environment)
+            try? FileManager.default.removeItem(at: directory)
+        }
+        let bucketURL = try #require(exported["POLICYHUB_TEST_S3_URL"])
+        let server = try ServerProcess(
+            dataDir: directory, extraArguments: ["--blob-store-url", bucketURL],
+            environment: exported.filter { $0.key.hasPrefix("AWS_") })
+        try await server.waitUntilReady()
+        let token = try String(contentsOf: directory.appendingPathComponent("initial-admin-token"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let base = "http://127.0.0.1:\(server.port)/api/orgs/default/policypacks"
+        let client = S3Client.makeHTTPClient()
+        defer { _ = client.shutdown() }
+
+        // A version whose archive reached the bucket just before the gateway stops; complete needs the bucket.
+        let created = try await client.api(
+            .POST, base, token: token, body: Fixtures.createBody("guard", tag: "1.0.0").encoded())
+        let uploadURI = try #require(created.json["uploadURI"]?.stringValue)
+        let archive = try Fixtures.packArchive()
+        var upload = HTTPClientRequest(url: uploadURI)
+        upload.method = .PUT
+        upload.body = .bytes(ByteBuffer(bytes: archive))
+        #expect(try await client.execute(upload, timeout: .seconds(30)).status == .ok)
+
+        try Self.script("radosgw-gateway.sh", environment, arguments: ["stop"])
+        let started = ContinuousClock.now
+        let down = try await client.api(.POST, "\(base)/guard/versions/1.0.0/complete", token: token)
+        let waited = ContinuousClock.now - started
+        #expect(down.status == 503)
+        #expect(down.json["code"] == 503)
+        #expect(down.json["message"]?.stringValue?.contains("archive storage") == true)
+        #expect(waited < .seconds(15), "answered after \(waited)")
+        try await server.withClient { api in
+            let health = try await api.send(.get, "/healthz", token: nil)
+            #expect(health.json["blobStore"] == "unavailable")
+            #expect(health.json["database"] == "ok")
+            #expect(try await api.send(.get, "/readyz", token: nil).status == .serviceUnavailable)
+            // What needs only the database still works, and the half-published version stays invisible.
+            let list = try await api.send(.get, "/api/orgs/default/policypacks", token: token)
+            #expect(list.status == .ok)
+            #expect(list.json["policyPacks"] == [])
+        }
+
+        try Self.script("radosgw-gateway.sh", environment, arguments: ["start"])
+        let restarted = ContinuousClock.now
+        let deadline = restarted + .seconds(60)
+        var completed = try await client.api(.POST, "\(base)/guard/versions/1.0.0/complete", token: token)
+        while completed.status != 204 && ContinuousClock.now < deadline {
+            #expect(completed.status == 503, "\(completed.json)")
+            try await Task.sleep(for: .milliseconds(250))
+            completed = try await client.api(.POST, "\(base)/guard/versions/1.0.0/complete", token: token)
+        }
+        #expect(completed.status == 204, "\(completed.json)")
+        print("S3 outage: 503 after \(waited); complete succeeded \(ContinuousClock.now - restarted) after the restart")
+        #expect(try await server.withClient { api in try await api.send(.get, "/readyz", token: nil).status } == .ok)
+        // The archive that waited out the outage is the one served.
+        let root = "http://127.0.0.1:\(server.port)/api"
+        _ = try await client.api(
+            .PATCH, "\(root)/orgs/default/policygroups/default-policy-group", token: token,
+            body: #"{"addPolicyPack": {"name": "guard"}}"#)
+        let required = try await client.api(.GET, "\(root)/stacks/default/web/prod/policypacks", token: token)
+        let location = try #require(required.json["requiredPolicies"]?.arrayValue?.first?["packLocation"]?.stringValue)
+        let download = try await client.execute(HTTPClientRequest(url: location), timeout: .seconds(30))
+        #expect(download.status == .ok)
+        let bytes = try await download.body.collect(upTo: 10 << 20)
+        #expect(SHA256.hash(data: Array(buffer: bytes)) == SHA256.hash(data: archive))
         #expect(try await server.terminate() == 0)
     }
 

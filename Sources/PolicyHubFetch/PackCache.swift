@@ -16,13 +16,17 @@ import Darwin
 /// - `config/<org>.<project>.<stack>.<pack>.json`: each pack's configuration for one stack.
 /// - `.tmp-<uuid>/`: an extraction in progress, on the same filesystem so that the final rename is atomic.
 struct PackCache {
+    /// A staging directory or config file this old belongs to a run that was killed, not to one still working.
+    static let abandonedAfter: TimeInterval = 3600
+
     let root: URL
 
-    init(root: URL) throws {
+    init(root: URL, now: Date = Date()) throws {
         self.root = root
         for directory in [packsDirectory, configDirectory] {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         }
+        removeAbandonedStaging(before: now.addingTimeInterval(-Self.abandonedAfter))
     }
 
     private var packsDirectory: URL { root.appendingPathComponent("packs", isDirectory: true) }
@@ -37,6 +41,21 @@ struct PackCache {
         var isDirectory: ObjCBool = false
         return FileManager.default.fileExists(atPath: packDirectory(digest: digest).path, isDirectory: &isDirectory)
             && isDirectory.boolValue
+    }
+
+    /// Removes what killed runs left behind: `.tmp-*` entries last changed before `cutoff`. Younger ones may belong
+    /// to a run in progress, and are kept. Best effort: a leftover is harmless, only untidy.
+    private func removeAbandonedStaging(before cutoff: Date) {
+        for directory in [root, configDirectory] {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+            for name in entries where name.hasPrefix(".tmp-") {
+                let entry = directory.appendingPathComponent(name)
+                let modified = (try? FileManager.default.attributesOfItem(atPath: entry.path))?[.modificationDate]
+                if let modified = modified as? Date, modified < cutoff {
+                    try? FileManager.default.removeItem(at: entry)
+                }
+            }
+        }
     }
 
     /// A fresh, empty directory to extract into.

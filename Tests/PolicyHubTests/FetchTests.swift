@@ -51,6 +51,30 @@ struct FetchTests {
         }
     }
 
+    @Test func leftoversOfKilledRunsAreRemovedButThoseOfRunningOnesKept() async throws {
+        try await withServer(applyGuard: true) { server, token, _ in
+            // What a run killed mid-extraction two hours ago left, and what a run working right now has.
+            let abandoned = [
+                cache.appendingPathComponent(".tmp-old"), cache.appendingPathComponent("config/.tmp-old.json"),
+            ]
+            let working = cache.appendingPathComponent(".tmp-working")
+            for directory in [
+                abandoned[0].appendingPathComponent("package"), working, cache.appendingPathComponent("config"),
+            ] {
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            }
+            #expect(FileManager.default.createFile(atPath: abandoned[1].path, contents: Data("{".utf8)))
+            for entry in abandoned {
+                try FileManager.default.setAttributes(
+                    [.modificationDate: Date().addingTimeInterval(-7200)], ofItemAtPath: entry.path)
+            }
+
+            let result = try fetch(server, token: token)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try leftovers() == [".tmp-working"])
+        }
+    }
+
     @Test func execRunsTheCommandWithThePacksArgumentsAppended() async throws {
         try await withServer(applyGuard: true) { server, token, _ in
             let printed = try fetch(server, token: token)

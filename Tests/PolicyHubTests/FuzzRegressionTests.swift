@@ -168,12 +168,9 @@ private final class LogRecorder: Sendable {
             set { metadata[key] = newValue }
         }
 
-        func log(
-            level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
-            function: String, line: UInt
-        ) {
-            let all = self.metadata.merging(metadata ?? [:]) { _, new in new }
-            recorder.lines.withLock { $0.append("\(message) \(all)") }
+        func log(event: LogEvent) {
+            let all = metadata.merging(event.metadata ?? [:]) { _, new in new }
+            recorder.lines.withLock { $0.append("\(event.message) \(all)") }
         }
     }
 }

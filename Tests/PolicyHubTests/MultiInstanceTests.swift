@@ -24,13 +24,7 @@ struct MultiInstanceTests {
 
     @Test(.enabled(if: postgresURL != nil)) func concurrentPublishesThroughTwoInstances() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
-        let adminURL = try #require(Self.postgresURL)
-        let database = "policyhub_multi_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        let admin = try PostgresBackend(url: adminURL, maxConnections: 1)
-        try await admin.withConnection { try await $0.raw("CREATE DATABASE \(unsafeRaw: database)").run() }
-        var components = try #require(URLComponents(string: adminURL))
-        components.path = "/" + database
-        let databaseURL = try #require(components.string)
+        let (databaseURL, dropDatabase) = try await Self.makeDatabase()
         let blobStore =
             try Self.s3URL.map { try Self.withPrefix($0, "multi-\(UUID().uuidString.prefix(8))") }
             ?? directory.appendingPathComponent("shared-blobs").path
@@ -120,8 +114,62 @@ struct MultiInstanceTests {
         try await client.shutdown()
         #expect(try await first.terminate() == 0)
         #expect(try await second.terminate() == 0)
-        try await admin.withConnection { try await $0.raw("DROP DATABASE \(unsafeRaw: database) WITH (FORCE)").run() }
-        try await admin.shutdown()
+        try await dropDatabase()
+    }
+
+    @Test(.enabled(if: postgresURL != nil)) func aRevokedTokenIsRefusedByEveryInstanceOnItsNextRequest() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (databaseURL, dropDatabase) = try await Self.makeDatabase()
+        let store = ["--database-url", databaseURL]
+        let instances = try ["a", "b"].map {
+            try ServerProcess(
+                dataDir: directory.appendingPathComponent($0),
+                extraArguments: store + ["--blob-store-url", directory.appendingPathComponent("blobs").path])
+        }
+        for instance in instances { try await instance.waitUntilReady() }
+        let created = try PolicyHubBinary.run(["admin", "create-token", "admin", "--description", "ci"] + store)
+        #expect(created.status == 0, "\(created.stderr)")
+        let token = created.stdout.trimmingCharacters(in: .newlines)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        for instance in instances {
+            let user = try await client.api(.GET, "http://127.0.0.1:\(instance.port)/api/user", token: token)
+            #expect(user.status == 200)
+        }
+
+        let listed = try PolicyHubBinary.run(["admin", "list-tokens", "admin"] + store)
+        let line = try #require(listed.stdout.split(separator: "\n").first { $0.hasSuffix("\tci") })
+        let revoked = try PolicyHubBinary.run(
+            ["admin", "revoke-token", String(line.split(separator: "\t")[0])] + store)
+        #expect(revoked.status == 0, "\(revoked.stderr)")
+        // No instance caches what it knew of the token: the very next request on each is refused.
+        for instance in instances {
+            let user = try await client.api(.GET, "http://127.0.0.1:\(instance.port)/api/user", token: token)
+            #expect(user.status == 401)
+            #expect(user.json["code"] == 401)
+        }
+        try await client.shutdown()
+        for instance in instances { #expect(try await instance.terminate() == 0) }
+        try await dropDatabase()
+    }
+
+    /// A database of its own on the test cluster, and how to drop it.
+    static func makeDatabase() async throws -> (url: String, drop: @Sendable () async throws -> Void) {
+        let adminURL = try #require(postgresURL)
+        let database = "policyhub_multi_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let admin = try PostgresBackend(url: adminURL, maxConnections: 1)
+        try await admin.withConnection { try await $0.raw("CREATE DATABASE \(unsafeRaw: database)").run() }
+        var components = try #require(URLComponents(string: adminURL))
+        components.path = "/" + database
+        let url = try #require(components.string)
+        return (
+            url,
+            {
+                try await admin.withConnection {
+                    try await $0.raw("DROP DATABASE \(unsafeRaw: database) WITH (FORCE)").run()
+                }
+                try await admin.shutdown()
+            }
+        )
     }
 
     static func blobStore(_ location: String) async throws -> any BlobStore {

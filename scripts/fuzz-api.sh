@@ -106,7 +106,10 @@ seed() {
     publish my-policy-pack 1.0.0
     publish my-policy-pack 2.0.0
     publish my-policy-pack 3.0.0 pending # complete and get meet a version that is not complete
-    UPLOAD_TOKEN=${UPLOAD_URI##*/}        # its upload link, for the upload operation
+    # Its upload link's last path segment, for the upload operation (with S3 the link is the bucket's, and the
+    # segment only a key the server refuses; the query, a presigned URL's signature, is no path parameter).
+    UPLOAD_TOKEN=${UPLOAD_URI%%\?*}
+    UPLOAD_TOKEN=${UPLOAD_TOKEN##*/}
     publish scratch-pack 1.0.0           # what the fuzzing phase's deletes aim at (see below)
     expect "201 409" POST /api/orgs/default/policygroups '{"name":"prod","entityType":"stacks"}'
     expect "201 409" POST /api/orgs/default/policygroups '{"name":"scratch-group","entityType":"stacks"}'
@@ -115,6 +118,7 @@ seed() {
     # The applied version's download link, for the download operations.
     expect 200 GET /api/stacks/default/web/prod/policypacks
     DOWNLOAD_TOKEN=$(json requiredPolicies 0 packLocation <"$WORK/body")
+    DOWNLOAD_TOKEN=${DOWNLOAD_TOKEN%%\?*}
     DOWNLOAD_TOKEN=${DOWNLOAD_TOKEN##*/}
 }
 

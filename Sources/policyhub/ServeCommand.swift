@@ -143,6 +143,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// The first start prints the admin token once and keeps a copy only the owner can read.
     private func announce(initialToken token: String, publicURL: String) throws {
+        // With PostgreSQL nothing else may have created the data directory.
+        try? FileManager.default.createDirectory(at: store.resolvedDataDir, withIntermediateDirectories: true)
         let file = store.resolvedDataDir.appendingPathComponent("initial-admin-token")
         let saved = FileManager.default.createFile(
             atPath: file.path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])

@@ -30,9 +30,12 @@ struct MultiInstanceTests {
             ?? directory.appendingPathComponent("shared-blobs").path
         let shared = ["--database-url", databaseURL, "--blob-store-url", blobStore]
 
-        // Both start at once on the empty database: one migrates and creates the admin, the other waits.
-        let first = try ServerProcess(dataDir: directory.appendingPathComponent("a"), extraArguments: shared)
-        let second = try ServerProcess(dataDir: directory.appendingPathComponent("b"), extraArguments: shared)
+        // Both start at once on the empty database: one migrates and creates the admin, the other waits. Neither
+        // data directory exists: with PostgreSQL only the initial token file needs one, and the server makes it.
+        let first = try ServerProcess(
+            dataDir: directory.appendingPathComponent("a"), extraArguments: shared, createDataDir: false)
+        let second = try ServerProcess(
+            dataDir: directory.appendingPathComponent("b"), extraArguments: shared, createDataDir: false)
         try await first.waitUntilReady()
         try await second.waitUntilReady()
         let tokenFiles = [first, second].map { $0.dataDir.appendingPathComponent("initial-admin-token") }

@@ -64,10 +64,15 @@ final class ServerProcess: @unchecked Sendable {
     let dataDir: URL
     let stdoutFile: URL
 
-    init(dataDir: URL, port: Int? = nil, extraArguments: [String] = [], environment: [String: String] = [:]) throws {
+    /// Without `createDataDir` only the data directory's parent is made, and the server makes the rest.
+    init(
+        dataDir: URL, port: Int? = nil, extraArguments: [String] = [], environment: [String: String] = [:],
+        createDataDir: Bool = true
+    ) throws {
         self.dataDir = dataDir
         self.port = try port ?? PolicyHubBinary.freePort()
-        try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: createDataDir ? dataDir : dataDir.deletingLastPathComponent(), withIntermediateDirectories: true)
         let name = "../serve-\(self.port)-\(UUID().uuidString.prefix(6)).out"
         stdoutFile = dataDir.appendingPathComponent(name).standardized
         FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)

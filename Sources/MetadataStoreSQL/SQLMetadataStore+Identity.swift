@@ -155,18 +155,21 @@ extension SQLMetadataStore {
 
     public func signingKey() async throws -> [UInt8] {
         let name = "upload_signing_key"
+        var generator = SystemRandomNumberGenerator()
+        let candidate = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
         return try await backend.transaction { database in
-            if let row = try await database.raw("SELECT value FROM settings WHERE name = \(bind: name)").first(),
-                let key = Data(base64Encoded: try row.string("value"))
-            {
-                return [UInt8](key)
-            }
-            var generator = SystemRandomNumberGenerator()
-            let key = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+            // Instances starting together on an empty database race here: the first insert wins, the others wait
+            // for its commit and keep nothing of their own, and all of them read back the one stored key.
             try await database.raw(
-                "INSERT INTO settings (name, value) VALUES (\(bind: name), \(bind: Data(key).base64EncodedString()))"
+                """
+                INSERT INTO settings (name, value) VALUES (\(bind: name), \(bind: Data(candidate).base64EncodedString()))
+                ON CONFLICT (name) DO NOTHING
+                """
             ).run()
-            return key
+            guard let row = try await database.raw("SELECT value FROM settings WHERE name = \(bind: name)").first(),
+                let key = Data(base64Encoded: try row.string("value")), key.count == 32
+            else { throw StoreInconsistency("the stored link signing key is not 32 bytes of base64") }
+            return [UInt8](key)
         }
     }
 

@@ -36,3 +36,10 @@ extension SQLRow {
     func int(_ column: String) throws -> Int64 { try decode(column: column, as: Int64.self) }
     func optionalInt(_ column: String) throws -> Int64? { try decode(column: column, as: Int64?.self) }
 }
+
+/// Stored data this code could not have written: an operator's hand edit, or a bug. Never the client's fault.
+struct StoreInconsistency: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) { self.description = description }
+}

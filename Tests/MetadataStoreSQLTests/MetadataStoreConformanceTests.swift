@@ -83,6 +83,23 @@ struct MetadataStoreConformanceTests {
         }
     }
 
+    /// Instances starting together on an empty database all ask for the key first thing: every one must get the
+    /// same key (links one signs, another checks), and none may fail.
+    @Test(arguments: MetadataBackend.available)
+    func instancesStartingTogetherAgreeOnOneSigningKey(backend: MetadataBackend) async throws {
+        try await backend.withStore { _, open in
+            var others: [SQLMetadataStore] = []
+            for _ in 0..<6 { others.append(try await open()) }
+            let keys = try await withThrowingTaskGroup(of: [UInt8].self) { group in
+                for other in others { group.addTask { try await other.signingKey() } }
+                return try await group.reduce(into: [[UInt8]]()) { $0.append($1) }
+            }
+            #expect(keys.count == 6)
+            #expect(Set(keys).count == 1)
+            for other in others { try await other.shutdown() }
+        }
+    }
+
     @Test(arguments: MetadataBackend.available)
     func versionsAreNumberedAndTagsAreImmutable(backend: MetadataBackend) async throws {
         try await backend.withStore { store, _ in

@@ -80,18 +80,25 @@ final class ServerProcess: @unchecked Sendable {
         process.executableURL = PolicyHubBinary.url
         process.arguments = ["serve", "--data-dir", dataDir.path, "--port", String(self.port)] + extraArguments
         process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
-        process.standardError = FileHandle.nullDevice
+        let stderrFile = stdoutFile.deletingPathExtension().appendingPathExtension("err")
+        FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: stderrFile)
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         try process.run()
     }
 
     var output: String { (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? "" }
+    /// The server's log, for failure messages.
+    var log: String {
+        let file = stdoutFile.deletingPathExtension().appendingPathExtension("err")
+        return (try? String(contentsOf: file, encoding: .utf8)) ?? ""
+    }
 
     /// Waits until `path` (by default `/readyz`: the dependencies answer too) answers 200.
     func waitUntilReady(timeout: Duration = .seconds(30), path: String = "/readyz") async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            guard process.isRunning else { throw TestFailure("policyhub serve exited: \(output)") }
+            guard process.isRunning else { throw TestFailure("policyhub serve exited: \(output)\(log.suffix(2000))") }
             let ready = try? await withClient { client in
                 try await client.send(.get, path, token: nil).status == .ok
             }

@@ -15,8 +15,6 @@ import Testing
 @Suite("Crash safety", .serialized)
 struct CrashSafetyTests {
     static let kills = 30
-    static let postgresURL = ProcessInfo.processInfo.environment["POLICYHUB_TEST_POSTGRES_URL"]
-    static let s3URL = ProcessInfo.processInfo.environment["POLICYHUB_TEST_S3_URL"]
 
     @Test func sqliteAndFilesSurviveKills() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("policyhub-crash-\(UUID())")
@@ -29,27 +27,20 @@ struct CrashSafetyTests {
         }
     }
 
-    @Test(.enabled(if: postgresURL != nil && s3URL != nil)) func postgresAndS3SurviveKills() async throws {
+    @Test(.enabled(if: TestStores.postgresURL != nil && TestStores.s3URL != nil)) func postgresAndS3SurviveKills()
+        async throws
+    {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("policyhub-crash-\(UUID())")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let adminURL = try #require(Self.postgresURL)
-        let name = "policyhub_crash_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        let admin = try PostgresBackend(url: adminURL, maxConnections: 1)
-        try await admin.withConnection { try await $0.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
-        var database = try #require(URLComponents(string: adminURL))
-        database.path = "/" + name
-        let s3URL = try #require(Self.s3URL)
-        var bucket = try #require(URLComponents(string: s3URL))
-        bucket.path = "/crash-\(UUID().uuidString.prefix(8))"
-        let databaseURL = try #require(database.string)
-        let blobURL = try #require(bucket.string)
+        let database = try await TestDatabase.create("crash")
+        let databaseURL = database.url
+        let blobURL = try #require(TestStores.s3Prefix("crash"))
         try await Self.run(
             directory: directory, extraArguments: ["--database-url", databaseURL, "--blob-store-url", blobURL]
         ) {
             (try await SQLMetadataStore.open(PostgresBackend(url: databaseURL)), try S3BlobStore(url: blobURL))
         }
-        try await admin.withConnection { try await $0.raw("DROP DATABASE \(unsafeRaw: name) WITH (FORCE)").run() }
-        try await admin.shutdown()
+        try await database.drop()
     }
 
     /// What clients were told: versions completed (with their digests) and versions they tried to delete.

@@ -92,27 +92,16 @@ struct MigrateStoreTests {
         #expect(again.stderr.contains("not empty"))
     }
 
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["POLICYHUB_TEST_POSTGRES_URL"] != nil))
+    @Test(.enabled(if: TestStores.postgresURL != nil))
     func aDeploymentRoundTripsThroughPostgreSQLAndS3() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
-        let adminURL = try #require(ProcessInfo.processInfo.environment["POLICYHUB_TEST_POSTGRES_URL"])
-        let database = "policyhub_migrate_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        let admin = try PostgresBackend(url: adminURL, maxConnections: 1)
-        try await admin.withConnection { try await $0.raw("CREATE DATABASE \(unsafeRaw: database)").run() }
-        var components = try #require(URLComponents(string: adminURL))
-        components.path = "/" + database
-        let postgresURL = try #require(components.string)
+        let database = try await TestDatabase.create("migrate")
+        let postgresURL = database.url
 
         let source = directory.appendingPathComponent("source")
         let back = directory.appendingPathComponent("back")
         // Through the S3 bucket when there is one, else a directory.
-        var middleBlobs = directory.appendingPathComponent("middle-blobs").path
-        if let s3 = ProcessInfo.processInfo.environment["POLICYHUB_TEST_S3_URL"],
-            var bucket = URLComponents(string: s3)
-        {
-            bucket.path = "/migrate-\(UUID().uuidString.prefix(8))"
-            middleBlobs = try #require(bucket.string)
-        }
+        let middleBlobs = TestStores.s3Prefix("migrate") ?? directory.appendingPathComponent("middle-blobs").path
         _ = try await populate(source)
         try migrate(["--from", source.path, "--to", postgresURL, "--to-blob-store", middleBlobs])
         try migrate(["--from", postgresURL, "--from-blob-store", middleBlobs, "--to", back.path])
@@ -120,7 +109,6 @@ struct MigrateStoreTests {
         #expect(try await dump(postgresURL, dataDir: source) == original)
         #expect(try await dump(nil, dataDir: back) == original)
 
-        try await admin.withConnection { try await $0.raw("DROP DATABASE \(unsafeRaw: database) WITH (FORCE)").run() }
-        try await admin.shutdown()
+        try await database.drop()
     }
 }

@@ -16,18 +16,15 @@ import Testing
 /// `POLICYHUB_TEST_S3_URL` when set, else a directory both instances share.
 @Suite("Several instances on one database", .serialized)
 struct MultiInstanceTests {
-    static let postgresURL = ProcessInfo.processInfo.environment["POLICYHUB_TEST_POSTGRES_URL"]
-    static let s3URL = ProcessInfo.processInfo.environment["POLICYHUB_TEST_S3_URL"]
 
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
         "policyhub-multi-\(UUID().uuidString)")
 
-    @Test(.enabled(if: postgresURL != nil)) func concurrentPublishesThroughTwoInstances() async throws {
+    @Test(.enabled(if: TestStores.postgresURL != nil)) func concurrentPublishesThroughTwoInstances() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (databaseURL, dropDatabase) = try await Self.makeDatabase()
-        let blobStore =
-            try Self.s3URL.map { try Self.withPrefix($0, "multi-\(UUID().uuidString.prefix(8))") }
-            ?? directory.appendingPathComponent("shared-blobs").path
+        let database = try await TestDatabase.create("multi")
+        let databaseURL = database.url
+        let blobStore = TestStores.s3Prefix("multi") ?? directory.appendingPathComponent("shared-blobs").path
         let shared = ["--database-url", databaseURL, "--blob-store-url", blobStore]
 
         // Both start at once on the empty database: one migrates and creates the admin, the other waits. Neither
@@ -117,12 +114,15 @@ struct MultiInstanceTests {
         try await client.shutdown()
         #expect(try await first.terminate() == 0)
         #expect(try await second.terminate() == 0)
-        try await dropDatabase()
+        try await database.drop()
     }
 
-    @Test(.enabled(if: postgresURL != nil)) func aRevokedTokenIsRefusedByEveryInstanceOnItsNextRequest() async throws {
+    @Test(.enabled(if: TestStores.postgresURL != nil)) func aRevokedTokenIsRefusedByEveryInstanceOnItsNextRequest()
+        async throws
+    {
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (databaseURL, dropDatabase) = try await Self.makeDatabase()
+        let database = try await TestDatabase.create("multi")
+        let databaseURL = database.url
         let store = ["--database-url", databaseURL]
         let instances = try ["a", "b"].map {
             try ServerProcess(
@@ -152,39 +152,12 @@ struct MultiInstanceTests {
         }
         try await client.shutdown()
         for instance in instances { #expect(try await instance.terminate() == 0) }
-        try await dropDatabase()
-    }
-
-    /// A database of its own on the test cluster, and how to drop it.
-    static func makeDatabase() async throws -> (url: String, drop: @Sendable () async throws -> Void) {
-        let adminURL = try #require(postgresURL)
-        let database = "policyhub_multi_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        let admin = try PostgresBackend(url: adminURL, maxConnections: 1)
-        try await admin.withConnection { try await $0.raw("CREATE DATABASE \(unsafeRaw: database)").run() }
-        var components = try #require(URLComponents(string: adminURL))
-        components.path = "/" + database
-        let url = try #require(components.string)
-        return (
-            url,
-            {
-                try await admin.withConnection {
-                    try await $0.raw("DROP DATABASE \(unsafeRaw: database) WITH (FORCE)").run()
-                }
-                try await admin.shutdown()
-            }
-        )
+        try await database.drop()
     }
 
     static func blobStore(_ location: String) async throws -> any BlobStore {
         if location.hasPrefix("s3://") { return try S3BlobStore(url: location) }
         return try FileSystemBlobStore(root: URL(fileURLWithPath: location, isDirectory: true))
-    }
-
-    /// `s3://bucket?query` with a key prefix of its own, so cases never see each other's objects.
-    static func withPrefix(_ url: String, _ prefix: String) throws -> String {
-        guard var components = URLComponents(string: url) else { throw TestFailure("bad S3 URL") }
-        components.path = "/" + prefix
-        return try #require(components.string)
     }
 
     static func publish(

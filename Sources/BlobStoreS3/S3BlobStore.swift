@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Crypto
 import Foundation
 import Logging
 import NIOCore
@@ -45,26 +44,14 @@ public struct S3BlobStore: BlobStore {
         -> StoredBlob where Body.Element == ByteBuffer
     {
         let objectKey = try self.objectKey(key)
-        let spool = try await SpoolFile.create(in: spoolDirectory, threadPool: threadPool)
-        do {
-            var hasher = SHA256()
-            var size: Int64 = 0
-            for try await buffer in body {
-                size += Int64(buffer.readableBytes)
-                guard size <= maxBytes else { throw RegistryError.archiveTooLarge(limit: maxBytes) }
-                buffer.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
-                try await spool.append(buffer)
-            }
-            let sha256 = hasher.finalize().hexString
+        return try await SpoolFile.spooling(
+            body, in: spoolDirectory, threadPool: threadPool,
+            check: { size in guard size <= maxBytes else { throw RegistryError.archiveTooLarge(limit: maxBytes) } }
+        ) { contents, size, sha256 in
             try await available {
-                try await client.putObject(
-                    key: objectKey, body: spool.chunks(length: size), length: size, payloadSHA256: sha256)
+                try await client.putObject(key: objectKey, body: contents, length: size, payloadSHA256: sha256)
             }
-            await spool.dispose()
             return StoredBlob(key: key, size: size, sha256: sha256)
-        } catch {
-            await spool.dispose()
-            throw error
         }
     }
 

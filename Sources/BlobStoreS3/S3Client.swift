@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Crypto
 import Foundation
 import Logging
 import NIOCore
@@ -19,14 +18,12 @@ public struct S3ObjectInfo: Sendable, Equatable {
 }
 
 /// The handful of S3 operations the blob store needs, signed with SigV4 and sent with AsyncHTTPClient. Bodies
-/// stream both ways; an upload of unknown length is spooled to an unlinked temporary file first, because S3 needs
-/// the length up front. Keys are full object keys, unencoded.
+/// stream both ways; S3 needs an upload's length up front, so callers with a body of unknown length spool it
+/// first (see `S3BlobStore.write`). Keys are full object keys, unencoded.
 public struct S3Client: Sendable {
     public let location: S3Location
     public let signer: SigV4Signer
     private let httpClient: HTTPClient
-    private let spoolDirectory: URL
-    private let threadPool: NIOThreadPool
     let logger: Logger
 
     static let requestTimeout: TimeAmount = .seconds(60)
@@ -37,14 +34,11 @@ public struct S3Client: Sendable {
 
     public init(
         location: S3Location, credentials: AWSCredentials, httpClient: HTTPClient = S3Client.sharedHTTPClient,
-        clock: WallClock = .system, spoolDirectory: URL = FileManager.default.temporaryDirectory,
-        threadPool: NIOThreadPool = .singleton, logger: Logger = Logger(label: "policyhub.s3")
+        clock: WallClock = .system, logger: Logger = Logger(label: "policyhub.s3")
     ) {
         self.location = location
         self.signer = SigV4Signer(credentials: credentials, region: location.region, clock: clock)
         self.httpClient = httpClient
-        self.spoolDirectory = spoolDirectory
-        self.threadPool = threadPool
         self.logger = logger
     }
 
@@ -65,14 +59,12 @@ public struct S3Client: Sendable {
 
     // MARK: Objects
 
-    /// Uploads `body` as `key` and returns the new ETag. With `length` nil the body is spooled to a temporary
-    /// file first (and its SHA-256 signed); otherwise it streams with `payloadSHA256`, or unsigned when nil. S3
-    /// stores nothing unless exactly `length` bytes arrive (and, when given, their SHA-256 matches).
+    /// Uploads `body` as `key` and returns the new ETag. The body streams with `payloadSHA256` signed, or unsigned
+    /// when nil. S3 stores nothing unless exactly `length` bytes arrive (and, when given, their SHA-256 matches).
     @discardableResult
     public func putObject<Body: AsyncSequence & Sendable>(
-        key: String, body: Body, length: Int64?, payloadSHA256: String? = nil, contentType: String? = nil
+        key: String, body: Body, length: Int64, payloadSHA256: String? = nil, contentType: String? = nil
     ) async throws -> String? where Body.Element == ByteBuffer {
-        guard let length else { return try await putSpooled(key: key, body: body, contentType: contentType) }
         let operation = "PUT \(key)"
         let headers = contentType.map { [(name: "Content-Type", value: $0)] } ?? []
         let response = try await send(
@@ -81,29 +73,6 @@ public struct S3Client: Sendable {
             operation: operation, timeout: Self.transferTimeout)
         try await Self.expectSuccess(response, operation: operation)
         return response.headers.first(name: "ETag")
-    }
-
-    private func putSpooled<Body: AsyncSequence & Sendable>(
-        key: String, body: Body, contentType: String?
-    ) async throws -> String? where Body.Element == ByteBuffer {
-        let spool = try await SpoolFile.create(in: spoolDirectory, threadPool: threadPool)
-        do {
-            var hasher = SHA256()
-            var size: Int64 = 0
-            for try await buffer in body {
-                size += Int64(buffer.readableBytes)
-                buffer.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
-                try await spool.append(buffer)
-            }
-            let etag = try await putObject(
-                key: key, body: spool.chunks(length: size), length: size,
-                payloadSHA256: hasher.finalize().hexString, contentType: contentType)
-            await spool.dispose()
-            return etag
-        } catch {
-            await spool.dispose()
-            throw error
-        }
     }
 
     /// Streams the object, or the bytes of `range` that exist, to `consume`. A range that starts past the end

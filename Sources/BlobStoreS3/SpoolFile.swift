@@ -1,6 +1,8 @@
+import Crypto
 import Foundation
 import NIOCore
 import NIOPosix
+import PolicyHubCore
 
 #if canImport(Glibc)
 import Glibc
@@ -28,6 +30,32 @@ struct SpoolFile: Sendable {
             return descriptor
         }
         return SpoolFile(descriptor: descriptor, threadPool: threadPool)
+    }
+
+    /// Copies `body` into a fresh spool file while hashing it, hands `send` the file's contents with their size and
+    /// SHA-256, and removes the file whatever happens. `check` sees the running size after each buffer and may
+    /// throw to stop early.
+    static func spooling<Body: AsyncSequence & Sendable, T>(
+        _ body: Body, in directory: URL, threadPool: NIOThreadPool, check: (Int64) throws -> Void = { _ in },
+        _ send: (_ contents: Chunks, _ size: Int64, _ sha256: String) async throws -> T
+    ) async throws -> T where Body.Element == ByteBuffer {
+        let spool = try await create(in: directory, threadPool: threadPool)
+        do {
+            var hasher = SHA256()
+            var size: Int64 = 0
+            for try await buffer in body {
+                size += Int64(buffer.readableBytes)
+                try check(size)
+                buffer.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+                try await spool.append(buffer)
+            }
+            let result = try await send(spool.chunks(length: size), size, hasher.finalize().hexString)
+            await spool.dispose()
+            return result
+        } catch {
+            await spool.dispose()
+            throw error
+        }
     }
 
     func append(_ buffer: ByteBuffer) async throws {

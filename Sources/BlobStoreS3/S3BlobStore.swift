@@ -111,16 +111,16 @@ public struct S3BlobStore: BlobStore {
         return presignedGetURL(key: key, expiresIn: lifetime)
     }
 
-    /// Copies an upload out of the reach of its presigned PUT, which may still be valid, under `sealed/`, with
-    /// the metadata replaced so downloads carry no `Content-Encoding` the uploader may have set.
+    /// Copies an upload out of the reach of its presigned PUT, which may still be valid, to a fresh key under
+    /// `sealed/`, with the metadata replaced so downloads carry no `Content-Encoding` the uploader may have set.
     public func seal(key: String) async throws -> String {
-        let sealed = "sealed/" + key
+        let sealed = "sealed/\(key)/\(UUID().uuidString.lowercased())"
         do {
             try await available {
                 try await client.copyObject(
                     from: try objectKey(key), to: try objectKey(sealed), contentType: "application/octet-stream")
             }
-        } catch S3Error.service(let error) where error.status == 404 {
+        } catch let error as S3Error where error.code == "NoSuchKey" {
             throw RegistryError(.notFound, "Archive not found")
         }
         return sealed

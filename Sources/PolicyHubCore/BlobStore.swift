@@ -42,7 +42,8 @@ public protocol BlobStore: Sendable {
     /// A URL clients download `key` from directly (a presigned URL), or nil when they download through this server.
     func directDownloadURL(key: String, lifetime: TimeInterval) async throws -> String?
     /// A key whose object only this server can change: `key` itself when clients never write to the store, else a
-    /// server-side copy out of the reach of upload URLs that may still be valid.
+    /// server-side copy, under a fresh key each time, out of the reach of upload URLs that may still be valid (two
+    /// completes racing each get their own copy, so the loser's cleanup cannot remove the winner's).
     func seal(key: String) async throws -> String
     /// Every object whose key starts with `prefix`.
     func list(prefix: String) async throws -> [BlobListing]

@@ -146,7 +146,12 @@ public struct PolicyPackService: Sendable {
         }
         guard version.status == .pending else { throw RegistryError.alreadyComplete }
         guard let archive = version.archive else { throw RegistryError.uploadMissing }
-        guard try await blobs.size(key: archive.key) != nil else { throw RegistryError.uploadMissing }
+        guard let size = try await blobs.size(key: archive.key) else { throw RegistryError.uploadMissing }
+        // Uploads straight to the store (presigned URLs) never pass through receiveUpload's limit.
+        guard size <= settings.maxArchiveBytes else {
+            try? await blobs.delete(key: archive.key)
+            throw RegistryError.archiveTooLarge(limit: settings.maxArchiveBytes)
+        }
         let sealedKey = try await blobs.seal(key: archive.key)
         let verified: StoredBlob
         do {

@@ -3,9 +3,11 @@ import BlobStoreS3
 import Crypto
 import Foundation
 import HTTPTypes
+import MetadataStoreSQL
 import NIOCore
 import NIOHTTP1
 import PolicyHubCore
+import PolicyHubHTTP
 import Testing
 
 /// Publishing and downloading through an S3-compatible bucket: clients talk to the bucket through presigned URLs,
@@ -108,6 +110,78 @@ struct S3PublishTests {
             let completed = try await api.send(
                 .post, "/api/orgs/default/policypacks/guard/versions/1.0.0/complete", token: server.adminToken)
             #expect(completed.status == .noContent)
+        }
+        for listing in try await store.list(prefix: "") { try await store.delete(key: listing.key) }
+    }
+
+    @Test func anUploadOverTheLimitIsRefusedAtCompleteAndRemoved() async throws {
+        let store = try Self.store(prefix: "limit-\(UUID().uuidString.prefix(8))")
+        let client = S3Client.makeHTTPClient()
+        defer { _ = client.shutdown() }
+        let small = try Fixtures.packArchive()
+        // The presigned PUT cannot bound the size, so complete must.
+        let large = try Fixtures.packArchive(files: [
+            "package/PulumiPolicy.yaml": "runtime: nodejs\n",
+            "package/noise.bin": (0..<4000).map { _ in String(UInt8.random(in: 0...9)) }.joined(),
+        ])
+        #expect(large.count > 1024 && small.count <= 1024)
+        try await TestServer.with(maxArchiveBytes: 1024, blobStore: { _ in store }) { server, api in
+            let created = try await api.send(
+                .post, "/api/orgs/default/policypacks", token: server.adminToken,
+                json: Fixtures.createBody("guard", tag: "1.0.0"))
+            let uploadURI = try #require(created.json["uploadURI"]?.stringValue)
+            #expect(try await Self.put(client, uploadURI, large) == 200)
+            let refused = try await api.send(
+                .post, "/api/orgs/default/policypacks/guard/versions/1.0.0/complete", token: server.adminToken)
+            #expect(refused.status == .contentTooLarge)
+            #expect(refused.code == 413)
+            #expect(refused.message?.contains("1024") == true, "\(refused.text)")
+            #expect(try await store.list(prefix: "").isEmpty)
+            // Still pending: an archive within the limit completes.
+            #expect(try await Self.put(client, uploadURI, small) == 200)
+            let completed = try await api.send(
+                .post, "/api/orgs/default/policypacks/guard/versions/1.0.0/complete", token: server.adminToken)
+            #expect(completed.status == .noContent)
+        }
+        for listing in try await store.list(prefix: "") { try await store.delete(key: listing.key) }
+    }
+
+    @Test func completesRacingForOneVersionLeaveItsArchiveInPlace() async throws {
+        let store = try Self.store(prefix: "race-\(UUID().uuidString.prefix(8))")
+        let client = S3Client.makeHTTPClient()
+        defer { _ = client.shutdown() }
+        let archive = try Fixtures.packArchive()
+        let versions = 4
+        try await TestServer.with(blobStore: { _ in store }) { server, api in
+            let caller = try #require(
+                try await server.identity.authenticate(authorization: "token \(server.adminToken)"))
+            let packs = server.services.packs
+            @Sendable func complete(_ tag: String) async -> Bool {
+                do {
+                    try await packs.complete(organization: "default", pack: "guard", reference: tag, caller: caller)
+                    return true
+                } catch {
+                    return false
+                }
+            }
+            for index in 0..<versions {
+                let tag = "1.0.\(index)"
+                let created = try await api.send(
+                    .post, "/api/orgs/default/policypacks", token: server.adminToken,
+                    json: Fixtures.createBody("guard", tag: tag))
+                #expect(
+                    try await Self.put(client, try #require(created.json["uploadURI"]?.stringValue), archive) == 200)
+                async let first = complete(tag)
+                async let second = complete(tag)
+                #expect(await [first, second].contains(true))
+            }
+            // Every completed version's archive is there; the losers removed only their own copies.
+            let sealed = try await store.list(prefix: "sealed/")
+            #expect(sealed.count == versions)
+            for key in try await server.store.referencedArchiveKeys() {
+                #expect(try await store.size(key: key) == Int64(archive.count), "\(key)")
+            }
+            #expect(try await server.store.referencedArchiveKeys().count == versions)
         }
         for listing in try await store.list(prefix: "") { try await store.delete(key: listing.key) }
     }

@@ -220,12 +220,10 @@ public struct S3Client: Sendable {
 
         /// S3's ISO 8601 times, with or without fractional seconds.
         static func date(_ text: String) -> Date? {
-            let formatter = ISO8601DateFormatter()
-            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            if let date = formatter.date(from: text) { return date }
-            formatter.formatOptions = [.withInternetDateTime]
-            return formatter.date(from: text)
+            (try? withFractionalSeconds.parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text))
         }
+
+        private static let withFractionalSeconds = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
     }
 
     /// A URL that lets its holder `method` the object for `expiresIn` seconds, without credentials. Whoever uses

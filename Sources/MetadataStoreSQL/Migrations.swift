@@ -147,6 +147,12 @@ enum Migrations {
                 "CREATE INDEX audit_events_by_organization ON audit_events (organization, occurred_at, id)",
                 "CREATE INDEX audit_events_by_action ON audit_events (organization, action, occurred_at)",
             ]),
+        Migration(
+            version: 5, name: "M0005_IndexAuditEventsByTime",
+            statements: [
+                // `policyhub admin audit` without --org reads every organization's events, newest first.
+                "CREATE INDEX audit_events_by_time ON audit_events (occurred_at, id)"
+            ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction.

@@ -11,7 +11,6 @@ import SQLKit
 public final class PostgresBackend: SQLBackend {
     private let client: PostgresClient
     private let runner: Task<Void, Never>
-    private let logger: Logger
 
     /// Connects lazily; `url` is `postgres://user:password@host:port/database[?sslmode=...]`.
     public init(url: String, maxConnections: Int = 20, logger: Logger = Logger(label: "policyhub.postgres")) throws {
@@ -24,7 +23,6 @@ public final class PostgresBackend: SQLBackend {
         poolLogger.logLevel = max(logger.logLevel, .error)
         let client = PostgresClient(configuration: configuration, backgroundLogger: poolLogger)
         self.client = client
-        self.logger = logger
         // The pool works only while `run()` does.
         self.runner = Task { await client.run() }
     }

@@ -73,7 +73,7 @@ extension SQLMetadataStore {
     }
 
     public func touchToken(id: String, at time: Date) async throws {
-        try await backend.withConnection { database in
+        try await backend.transaction { database in
             try await database.raw(
                 "UPDATE access_tokens SET last_used_at = \(bind: time.milliseconds) WHERE id = \(bind: id)"
             ).run()

@@ -23,13 +23,6 @@ public struct SQLMetadataStore: MetadataStore {
     static func newID() -> String { UUID().uuidString.lowercased() }
 }
 
-/// Times are stored as integer milliseconds since 1970, which every dialect handles alike.
-extension Date {
-    var milliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
-
-    init(milliseconds: Int64) { self.init(timeIntervalSince1970: Double(milliseconds) / 1000) }
-}
-
 extension SQLRow {
     func string(_ column: String) throws -> String { try decode(column: column, as: String.self) }
     func optionalString(_ column: String) throws -> String? { try decode(column: column, as: String?.self) }

@@ -149,9 +149,16 @@ public struct AuditService: Sendable {
         let next =
             events.count > Self.pageSize
             ? page.last.map {
-                AuditCursor(time: Int64(($0.time.timeIntervalSince1970 * 1000).rounded()), id: $0.id).token
+                AuditCursor(time: $0.time.milliseconds, id: $0.id).token
             }
             : nil
         return (page, next)
     }
+}
+
+/// Times as integer milliseconds since 1970: how the stores keep them, and so what audit cursors carry.
+extension Date {
+    public var milliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+
+    public init(milliseconds: Int64) { self.init(timeIntervalSince1970: Double(milliseconds) / 1000) }
 }

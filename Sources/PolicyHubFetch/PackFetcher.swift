@@ -224,7 +224,7 @@ public struct PackFetcher: Sendable {
         if problem == nil {
             do { _ = try extractor.finish() } catch { problem = error }
         }
-        return (hasher.finalize().map { String(format: "%02x", $0) }.joined(), problem)
+        return (hasher.finalize().hexString, problem)
     }
 
     // MARK: - Helpers

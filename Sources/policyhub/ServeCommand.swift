@@ -90,7 +90,8 @@ struct ServeCommand: AsyncParsableCommand {
                 limitsLoopback: try rateLimitLoopback || Self.boolean("POLICYHUB_RATE_LIMIT_LOOPBACK")))
         let metadata = try await store.openMetadataStore()
         let blobs = try BlobStoreLocation.open(
-            Environment.value(blobStoreURL, "POLICYHUB_BLOB_STORE_URL"), dataDir: store.resolvedDataDir)
+            Environment.value(blobStoreURL, "POLICYHUB_BLOB_STORE_URL"), dataDir: store.resolvedDataDir,
+            logger: logger)
         let archiveDefaults = ArchiveLimits()
         let draftDefaults = DraftLimits()
         let settings = PublishSettings(

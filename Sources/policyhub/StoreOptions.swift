@@ -26,9 +26,9 @@ struct StoreOptions: ParsableArguments {
 
     /// Opens the metadata store, creating the data directory and schema as needed.
     func openMetadataStore() async throws -> SQLMetadataStore {
-        let poolSize = Environment.value(databasePoolSize.map(String.init), "POLICYHUB_DATABASE_POOL_SIZE").flatMap {
-            Int($0)
-        }
+        let poolSize: Int? = try ServeCommand.integer(
+            databasePoolSize.map(String.init), "POLICYHUB_DATABASE_POOL_SIZE", "--database-pool-size")
+        if poolSize == 0 { throw ValidationError("--database-pool-size must be at least 1.") }
         return try await Self.openMetadataStore(
             url: Environment.value(databaseURL, "POLICYHUB_DATABASE_URL"), dataDir: resolvedDataDir, poolSize: poolSize)
     }

@@ -107,6 +107,7 @@ struct BinaryTests {
             ["admin", "revoke-token", "no-such-id"],
             ["admin", "create-token", "alice", "--expires-in", "soon"],
             ["admin", "list-tokens", "nobody"],
+            ["admin", "list-tokens", "alice", "--database-pool-size", "0"],
             ["admin", "create-org", "acme"],  // duplicate
             ["admin", "create-user", "alice"],  // duplicate
             ["admin", "create-org", "alice"],  // taken by a user

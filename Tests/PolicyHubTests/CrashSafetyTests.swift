@@ -63,8 +63,7 @@ struct CrashSafetyTests {
         let port = try PolicyHubBinary.freePort()
         var server = try ServerProcess(dataDir: dataDir, port: port, extraArguments: extraArguments)
         try await server.waitUntilReady()
-        let token = try String(contentsOf: dataDir.appendingPathComponent("initial-admin-token"), encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try server.initialAdminToken()
         let base = "http://127.0.0.1:\(port)"
         let client = HTTPClient(
             eventLoopGroupProvider: .singleton,
@@ -125,10 +124,7 @@ struct CrashSafetyTests {
                 .POST, "\(base)/api/orgs/default/policypacks", token: token,
                 body: try Fixtures.createBody(pack, tag: tag).encoded(), timeout: .seconds(10))
             guard created.status == 201, let uploadURI = created.json["uploadURI"]?.stringValue else { return }
-            var upload = HTTPClientRequest(url: uploadURI)
-            upload.method = .PUT
-            upload.body = .bytes(ByteBuffer(bytes: archive))
-            _ = try await client.execute(upload, timeout: .seconds(10)).body.collect(upTo: 1 << 16)
+            _ = try await client.put(uploadURI, archive, timeout: .seconds(10))
             let completed = try await client.api(
                 .POST, "\(base)/api/orgs/default/policypacks/\(pack)/versions/\(tag)/complete", token: token,
                 timeout: .seconds(10))

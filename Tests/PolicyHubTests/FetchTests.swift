@@ -183,8 +183,7 @@ struct FetchTests {
         let server = try ServerProcess(dataDir: dataDir, extraArguments: extraArguments)
         do {
             try await server.waitUntilReady()
-            let token = try String(contentsOf: dataDir.appendingPathComponent("initial-admin-token"), encoding: .utf8)
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let token = try server.initialAdminToken()
             let archive = try Fixtures.packArchive(files: [
                 "package/PulumiPolicy.yaml": Self.manifest, "package/index.js": "// rules\n",
             ])

@@ -67,8 +67,7 @@ struct GarbageCollectionTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let server = try ServerProcess(dataDir: directory)
         try await server.waitUntilReady()
-        let token = try String(contentsOf: directory.appendingPathComponent("initial-admin-token"), encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try server.initialAdminToken()
         _ = try await server.withClient { api in
             try await api.send(
                 .post, "/api/orgs/default/policypacks", token: token, json: Fixtures.createBody("p", tag: "1.0.0"))

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import MetadataStoreSQL
@@ -16,8 +17,7 @@ struct MigrateStoreTests {
     func populate(_ dataDir: URL) async throws -> String {
         let server = try ServerProcess(dataDir: dataDir)
         try await server.waitUntilReady()
-        let token = try String(contentsOf: dataDir.appendingPathComponent("initial-admin-token"), encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try server.initialAdminToken()
         try await server.withClient { api in
             for index in 0..<100 {
                 let archive = try Fixtures.packArchive(files: [
@@ -78,11 +78,12 @@ struct MigrateStoreTests {
             let list = try await api.send(.get, "/api/orgs/default/policypacks", token: token)
             #expect(list.json["policyPacks"]?.arrayValue?.count == 100)
             let required = try await api.send(.get, "/api/stacks/default/web/prod/policypacks", token: token)
-            let location = try #require(
-                required.json["requiredPolicies"]?.arrayValue?.first?["packLocation"]?.stringValue)
-            let download = try await api.download(location)
+            let policy = try #require(required.json["requiredPolicies"]?.arrayValue?.first)
+            let download = try await api.download(try #require(policy["packLocation"]?.stringValue))
             #expect(download.status == .ok)
             #expect(String(buffer: download.body).isEmpty == false)
+            // The bytes are the ones the source recorded when the version was completed.
+            #expect(SHA256.hash(data: Array(buffer: download.body)).hexString == policy["sha256"]?.stringValue)
         }
         #expect(try await server.terminate() == 0)
 

@@ -49,7 +49,7 @@ struct OutageTests {
         _ = try detached("cd / && runuser -u postgres -- \(pgctl) -D \(directory)/data -w \(mode) \(action)")
     }
 
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["POLICYHUB_TEST_POSTGRES_URL"] != nil))
+    @Test(.enabled(if: TestStores.postgresURL != nil))
     func aStoppedDatabaseGives503sAndServiceResumesWhenItReturns() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("policyhub-outage-\(UUID())")
         let cluster = "/tmp/policyhub-pg-outage-\(UUID().uuidString.prefix(8))"
@@ -59,11 +59,10 @@ struct OutageTests {
             _ = try? Self.script("stop-postgres.sh", environment)
             try? FileManager.default.removeItem(at: directory)
         }
-        let url = try #require(exported.split(separator: "'").dropFirst().first.map(String.init))
+        let url = try #require(Self.exports(exported)["POLICYHUB_TEST_POSTGRES_URL"])
         let server = try ServerProcess(dataDir: directory, extraArguments: ["--database-url", url])
         try await server.waitUntilReady()
-        let token = try String(contentsOf: directory.appendingPathComponent("initial-admin-token"), encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try server.initialAdminToken()
         _ = try await server.withClient { api in try await api.publish("default", "guard", tag: "1.0.0", token: token) }
 
         let port = environment["POLICYHUB_PG_PORT"] ?? ""
@@ -113,7 +112,7 @@ struct OutageTests {
         return values
     }
 
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["POLICYHUB_TEST_S3_URL"] != nil))
+    @Test(.enabled(if: TestStores.s3URL != nil))
     func aStoppedS3GatewayGives503sAndServiceResumesWhenItReturns() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("policyhub-outage-\(UUID())")
         let environment = ["POLICYHUB_RADOSGW_DIR": "/tmp/policyhub-rgw-outage-\(UUID().uuidString.prefix(8))"]
@@ -127,8 +126,7 @@ struct OutageTests {
             dataDir: directory, extraArguments: ["--blob-store-url", bucketURL],
             environment: exported.filter { $0.key.hasPrefix("AWS_") })
         try await server.waitUntilReady()
-        let token = try String(contentsOf: directory.appendingPathComponent("initial-admin-token"), encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try server.initialAdminToken()
         let base = "http://127.0.0.1:\(server.port)/api/orgs/default/policypacks"
         let client = S3Client.makeHTTPClient()
         defer { _ = client.shutdown() }
@@ -138,10 +136,7 @@ struct OutageTests {
             .POST, base, token: token, body: Fixtures.createBody("guard", tag: "1.0.0").encoded())
         let uploadURI = try #require(created.json["uploadURI"]?.stringValue)
         let archive = try Fixtures.packArchive()
-        var upload = HTTPClientRequest(url: uploadURI)
-        upload.method = .PUT
-        upload.body = .bytes(ByteBuffer(bytes: archive))
-        #expect(try await client.execute(upload, timeout: .seconds(30)).status == .ok)
+        #expect(try await client.put(uploadURI, archive) == 200)
 
         try Self.script("radosgw-gateway.sh", environment, arguments: ["stop"])
         let started = ContinuousClock.now
@@ -200,8 +195,7 @@ struct OutageTests {
             ],
             environment: ["AWS_ACCESS_KEY_ID": "unused", "AWS_SECRET_ACCESS_KEY": "unused"])
         try await server.waitUntilReady(path: "/healthz")
-        let token = try String(contentsOf: directory.appendingPathComponent("initial-admin-token"), encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try server.initialAdminToken()
         try await server.withClient { api in
             _ = try await api.send(
                 .post, "/api/orgs/default/policypacks", token: token, json: Fixtures.createBody("guard", tag: "1.0.0"))

@@ -12,25 +12,11 @@ import Testing
 
 /// Publishing and downloading through an S3-compatible bucket: clients talk to the bucket through presigned URLs,
 /// and the server verifies and seals what they uploaded. Runs when `POLICYHUB_TEST_S3_URL` names a bucket.
-@Suite("Publishing through S3", .enabled(if: ProcessInfo.processInfo.environment["POLICYHUB_TEST_S3_URL"] != nil))
+@Suite("Publishing through S3", .enabled(if: TestStores.s3URL != nil))
 struct S3PublishTests {
-    static func store(prefix: String) throws -> S3BlobStore {
-        let url = try #require(ProcessInfo.processInfo.environment["POLICYHUB_TEST_S3_URL"])
-        var components = try #require(URLComponents(string: url))
-        components.path = "/" + prefix
-        return try S3BlobStore(url: try #require(components.string))
-    }
-
-    static func put(_ client: HTTPClient, _ url: String, _ bytes: [UInt8], headers: [String: String] = [:]) async throws
-        -> UInt
-    {
-        var request = HTTPClientRequest(url: url)
-        request.method = .PUT
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        request.body = .bytes(ByteBuffer(bytes: bytes))
-        let response = try await client.execute(request, timeout: .seconds(30))
-        _ = try await response.body.collect(upTo: 1 << 20)
-        return response.status.code
+    /// A store on a key prefix of its own in the test bucket.
+    static func store(_ purpose: String) throws -> S3BlobStore {
+        try S3BlobStore(url: try #require(TestStores.s3Prefix(purpose)))
     }
 
     static func get(_ client: HTTPClient, _ url: String) async throws -> (
@@ -42,8 +28,7 @@ struct S3PublishTests {
     }
 
     @Test func clientsUploadAndDownloadThroughPresignedURLsAndCompletedArchivesAreSealed() async throws {
-        let prefix = "server-\(UUID().uuidString.prefix(8))"
-        let store = try Self.store(prefix: prefix)
+        let store = try Self.store("server")
         let client = S3Client.makeHTTPClient()
         defer { _ = client.shutdown() }
         try await TestServer.with(blobStore: { _ in store }) { server, api in
@@ -59,16 +44,16 @@ struct S3PublishTests {
 
             // A careless uploader's Content-Encoding must not reach downloads.
             let archive = try Fixtures.packArchive()
-            #expect(try await Self.put(client, uploadURI, archive, headers: ["Content-Encoding": "gzip"]) == 200)
+            #expect(try await client.put(uploadURI, archive, headers: ["Content-Encoding": "gzip"]) == 200)
             var tampered = uploadURI
             tampered.replaceSubrange(tampered.index(tampered.endIndex, offsetBy: -4)..., with: "0000")
-            #expect(try await Self.put(client, tampered, archive) == 403)
+            #expect(try await client.put(tampered, archive) == 403)
 
             let completed = try await api.send(
                 .post, "/api/orgs/default/policypacks/guard/versions/1.0.0/complete", token: token)
             #expect(completed.status == .noContent)
             // The upload URL is still valid, but the completed version no longer reads from its object.
-            #expect(try await Self.put(client, uploadURI, Array("changed".utf8)) == 200)
+            #expect(try await client.put(uploadURI, Array("changed".utf8)) == 200)
 
             _ = try await api.send(
                 .patch, "/api/orgs/default/policygroups/default-policy-group", token: token,
@@ -91,8 +76,7 @@ struct S3PublishTests {
     }
 
     @Test func anInvalidUploadIsRefusedAndLeavesNoSealedCopy() async throws {
-        let prefix = "server-\(UUID().uuidString.prefix(8))"
-        let store = try Self.store(prefix: prefix)
+        let store = try Self.store("server")
         let client = S3Client.makeHTTPClient()
         defer { _ = client.shutdown() }
         try await TestServer.with(blobStore: { _ in store }) { server, api in
@@ -100,13 +84,13 @@ struct S3PublishTests {
                 .post, "/api/orgs/default/policypacks", token: server.adminToken,
                 json: Fixtures.createBody("guard", tag: "1.0.0"))
             let uploadURI = try #require(created.json["uploadURI"]?.stringValue)
-            #expect(try await Self.put(client, uploadURI, Array("not an archive".utf8)) == 200)
+            #expect(try await client.put(uploadURI, Array("not an archive".utf8)) == 200)
             let refused = try await api.send(
                 .post, "/api/orgs/default/policypacks/guard/versions/1.0.0/complete", token: server.adminToken)
             #expect(refused.status == .badRequest)
             #expect(try await store.list(prefix: "sealed/").isEmpty)
             // Still pending: a good upload completes.
-            #expect(try await Self.put(client, uploadURI, try Fixtures.packArchive()) == 200)
+            #expect(try await client.put(uploadURI, try Fixtures.packArchive()) == 200)
             let completed = try await api.send(
                 .post, "/api/orgs/default/policypacks/guard/versions/1.0.0/complete", token: server.adminToken)
             #expect(completed.status == .noContent)
@@ -115,7 +99,7 @@ struct S3PublishTests {
     }
 
     @Test func anUploadOverTheLimitIsRefusedAtCompleteAndRemoved() async throws {
-        let store = try Self.store(prefix: "limit-\(UUID().uuidString.prefix(8))")
+        let store = try Self.store("limit")
         let client = S3Client.makeHTTPClient()
         defer { _ = client.shutdown() }
         let small = try Fixtures.packArchive()
@@ -130,7 +114,7 @@ struct S3PublishTests {
                 .post, "/api/orgs/default/policypacks", token: server.adminToken,
                 json: Fixtures.createBody("guard", tag: "1.0.0"))
             let uploadURI = try #require(created.json["uploadURI"]?.stringValue)
-            #expect(try await Self.put(client, uploadURI, large) == 200)
+            #expect(try await client.put(uploadURI, large) == 200)
             let refused = try await api.send(
                 .post, "/api/orgs/default/policypacks/guard/versions/1.0.0/complete", token: server.adminToken)
             #expect(refused.status == .contentTooLarge)
@@ -138,7 +122,7 @@ struct S3PublishTests {
             #expect(refused.message?.contains("1024") == true, "\(refused.text)")
             #expect(try await store.list(prefix: "").isEmpty)
             // Still pending: an archive within the limit completes.
-            #expect(try await Self.put(client, uploadURI, small) == 200)
+            #expect(try await client.put(uploadURI, small) == 200)
             let completed = try await api.send(
                 .post, "/api/orgs/default/policypacks/guard/versions/1.0.0/complete", token: server.adminToken)
             #expect(completed.status == .noContent)
@@ -147,7 +131,7 @@ struct S3PublishTests {
     }
 
     @Test func completesRacingForOneVersionLeaveItsArchiveInPlace() async throws {
-        let store = try Self.store(prefix: "race-\(UUID().uuidString.prefix(8))")
+        let store = try Self.store("race")
         let client = S3Client.makeHTTPClient()
         defer { _ = client.shutdown() }
         let archive = try Fixtures.packArchive()
@@ -170,7 +154,7 @@ struct S3PublishTests {
                     .post, "/api/orgs/default/policypacks", token: server.adminToken,
                     json: Fixtures.createBody("guard", tag: tag))
                 #expect(
-                    try await Self.put(client, try #require(created.json["uploadURI"]?.stringValue), archive) == 200)
+                    try await client.put(try #require(created.json["uploadURI"]?.stringValue), archive) == 200)
                 async let first = complete(tag)
                 async let second = complete(tag)
                 #expect(await [first, second].contains(true))

@@ -19,8 +19,9 @@ struct SlowClientTests {
         _ head: String, trickling trickled: String, to port: Int, giveUpAfter: Duration = .seconds(20)
     ) async throws -> Outcome {
         try await RawConnection.onOwnThread {
-            let connection = try RawConnection(port: port)
+            // Before connecting: the server's timers start when it accepts, never before this.
             let started = ContinuousClock.now
+            let connection = try RawConnection(port: port)
             var outcome = Outcome()
             var pending = Substring(trickled)
             connection.send(head)
@@ -47,8 +48,7 @@ struct SlowClientTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("policyhub-slow-\(UUID())")
         let server = try ServerProcess(dataDir: directory, extraArguments: arguments)
         try await server.waitUntilReady()
-        let token = try String(contentsOf: directory.appendingPathComponent("initial-admin-token"), encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try server.initialAdminToken()
         return (server, token, directory)
     }
 

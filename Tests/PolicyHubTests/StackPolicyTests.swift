@@ -162,7 +162,7 @@ struct StackPolicyTests {
         try await TestServer.with { server, api in
             let response = try await api.send(.get, "/api/stacks/default/web/dev/policypacks", token: server.adminToken)
             #expect(response.status == .ok)
-            #expect(response.json["requiredPolicies"]?.arrayValue?.isEmpty ?? true)
+            #expect(response.json["requiredPolicies"] == [])
             let badName = try await api.send(
                 .get, "/api/stacks/default/web/bad%20name/policypacks", token: server.adminToken)
             #expect(badName.status == .badRequest)

@@ -19,4 +19,18 @@ extension HTTPClient {
         let bytes = try await response.body.collect(upTo: 1 << 20)
         return (response.status.code, (try? JSONValue(jsonText: String(buffer: bytes))) ?? .null)
     }
+
+    /// An archive upload as the CLI makes it: a PUT of the bytes to the upload link (this server's, or a presigned
+    /// object-store URL) with no Authorization. Returns the status; the body is read and dropped.
+    func put(
+        _ url: String, _ bytes: [UInt8], headers: [String: String] = [:], timeout: TimeAmount = .seconds(30)
+    ) async throws -> UInt {
+        var request = HTTPClientRequest(url: url)
+        request.method = .PUT
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(bytes: bytes))
+        let response = try await execute(request, timeout: timeout)
+        _ = try await response.body.collect(upTo: 1 << 20)
+        return response.status.code
+    }
 }

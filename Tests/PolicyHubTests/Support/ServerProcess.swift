@@ -88,6 +88,12 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     var output: String { (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? "" }
+    /// The token the first start printed and saved in the data directory.
+    func initialAdminToken() throws -> String {
+        try String(contentsOf: dataDir.appendingPathComponent("initial-admin-token"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// The server's log, for failure messages.
     var log: String {
         let file = stdoutFile.deletingPathExtension().appendingPathExtension("err")

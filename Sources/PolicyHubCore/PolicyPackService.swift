@@ -155,7 +155,7 @@ public struct PolicyPackService: Sendable {
         let sealedKey = try await blobs.seal(key: archive.key)
         let verified: StoredBlob
         do {
-            verified = try await verify(StoredBlob(key: sealedKey, size: archive.size, sha256: archive.sha256))
+            verified = try await verify(key: sealedKey)
             let now = clock.now()
             try await store.completeVersion(
                 versionID: version.id, uploadedKey: archive.key, archive: verified, at: now,
@@ -172,12 +172,12 @@ public struct PolicyPackService: Sendable {
     }
 
     /// Reads the archive once: checks it is a safe pack archive and measures its digest and size.
-    func verify(_ archive: StoredBlob) async throws -> StoredBlob {
+    func verify(key: String) async throws -> StoredBlob {
         var inspector = try PackArchiveInspector(limits: settings.archiveLimits)
         var hasher = SHA256()
         var size: Int64 = 0
         do {
-            try await blobs.read(key: archive.key, range: nil) { buffer in
+            try await blobs.read(key: key, range: nil) { buffer in
                 try buffer.withUnsafeReadableBytes { bytes in
                     hasher.update(bufferPointer: bytes)
                     try inspector.consume(bytes)
@@ -190,7 +190,7 @@ public struct PolicyPackService: Sendable {
         } catch let error as RegistryError where error.kind == .notFound {
             throw RegistryError.uploadMissing
         }
-        return StoredBlob(key: archive.key, size: size, sha256: hasher.finalize().hexString)
+        return StoredBlob(key: key, size: size, sha256: hasher.finalize().hexString)
     }
 
     // MARK: Reading

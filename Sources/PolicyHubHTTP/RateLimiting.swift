@@ -64,15 +64,15 @@ struct RequestRateLimiter: Sendable {
 
     /// Nil when the request may go on; otherwise the 429 to send. A request with a valid token is counted
     /// against its token (by ID, never the token itself); any other against the client's address.
-    func refusal(tokenID: String?, client: ClientAddress, path: String, logger: Logger) -> Response? {
-        guard !Self.exemptPaths.contains(path), limitsLoopback || !client.isLoopback else { return nil }
-        let decision: TokenBuckets.Decision
-        if let tokenID {
-            decision = tokens?.take(tokenID) ?? .allowed
-        } else {
-            decision = addresses?.take(client.key) ?? .allowed
-        }
-        guard case .limited(let retryAfter) = decision else { return nil }
+    /// The client's address is worked out only when a limit applies: with limits off (the default) a request
+    /// costs nothing here.
+    func refusal(tokenID: String?, client address: @autoclosure () -> ClientAddress, path: String, logger: Logger)
+        -> Response?
+    {
+        guard let buckets = tokenID == nil ? addresses : tokens, !Self.exemptPaths.contains(path) else { return nil }
+        let client = address()
+        guard limitsLoopback || !client.isLoopback else { return nil }
+        guard case .limited(let retryAfter) = buckets.take(tokenID ?? client.key) else { return nil }
         logger.debug(
             "rate limited",
             metadata: tokenID.map { ["tokenID": "\($0)"] } ?? ["client": "\(client.key)"])

@@ -14,19 +14,10 @@ struct AdminCommand: AsyncParsableCommand {
     )
 
     /// Runs `body` against the identity service of the store the options name.
-    static func withIdentity(_ options: StoreOptions, _ body: (IdentityService) async throws -> Void) async throws {
-        do {
-            let store = try await options.openMetadataStore()
-            do {
-                try await body(IdentityService(store: store))
-            } catch {
-                try? await store.shutdown()
-                throw error
-            }
-            try await store.shutdown()
-        } catch {
-            throw fail(error)
-        }
+    static func withIdentity<T>(_ options: StoreOptions, _ body: (IdentityService) async throws -> T) async throws
+        -> T
+    {
+        try await options.withMetadataStore { try await body(IdentityService(store: $0)) }
     }
 
     struct CreateOrg: AsyncParsableCommand {
@@ -90,9 +81,8 @@ struct AdminCommand: AsyncParsableCommand {
                 }
                 lifetime = seconds
             }
-            var token = ""
-            try await AdminCommand.withIdentity(store) {
-                token = try await $0.createToken(login: login, description: description, lifetime: lifetime)
+            let token = try await AdminCommand.withIdentity(store) {
+                try await $0.createToken(login: login, description: description, lifetime: lifetime)
             }
             print(token)
         }
@@ -114,8 +104,7 @@ struct AdminCommand: AsyncParsableCommand {
         @Argument(help: "The user's login.") var login: String
 
         func run() async throws {
-            var records: [AccessTokenRecord] = []
-            try await AdminCommand.withIdentity(store) { records = try await $0.listTokens(login: login) }
+            let records = try await AdminCommand.withIdentity(store) { try await $0.listTokens(login: login) }
             let now = Date()
             print(["ID", "STATUS", "CREATED", "EXPIRES", "LAST USED", "DESCRIPTION"].joined(separator: "\t"))
             for record in records {

@@ -14,28 +14,19 @@ struct AuditCommand: AsyncParsableCommand {
     @Option(help: "At most this many events.") var limit: Int = 100
 
     func run() async throws {
-        do {
-            if let org { try NameRule.validate(org, field: "organization name") }
-            let metadata = try await store.openMetadataStore()
-            let events: [AuditEvent]
-            do {
-                events = try await metadata.auditEvents(
-                    AuditQuery(organization: org, action: action, limit: max(1, limit)), after: nil)
-                try await metadata.shutdown()
-            } catch {
-                try? await metadata.shutdown()
-                throw error
-            }
-            print(["TIME", "ORG", "ACTOR", "ACTION", "TARGET", "CLIENT", "USER AGENT"].joined(separator: "\t"))
-            for event in events {
-                let fields = [
-                    event.time.formatted(.iso8601), event.organization ?? "-", event.actor, event.action, event.target,
-                    event.clientAddress ?? "-", event.userAgent ?? "-",
-                ]
-                print(fields.joined(separator: "\t"))
-            }
-        } catch {
-            throw fail(error)
+        if let org {
+            do { try NameRule.validate(org, field: "organization name") } catch { throw fail(error) }
+        }
+        let events = try await store.withMetadataStore {
+            try await $0.auditEvents(AuditQuery(organization: org, action: action, limit: max(1, limit)), after: nil)
+        }
+        print(["TIME", "ORG", "ACTOR", "ACTION", "TARGET", "CLIENT", "USER AGENT"].joined(separator: "\t"))
+        for event in events {
+            let fields = [
+                event.time.formatted(.iso8601), event.organization ?? "-", event.actor, event.action, event.target,
+                event.clientAddress ?? "-", event.userAgent ?? "-",
+            ]
+            print(fields.joined(separator: "\t"))
         }
     }
 }

@@ -17,24 +17,15 @@ struct GCCommand: AsyncParsableCommand {
     @Flag(help: "Report what would be removed, and remove nothing.") var dryRun = false
 
     func run() async throws {
-        do {
-            let metadata = try await store.openMetadataStore()
-            do {
-                let blobs = try BlobStoreLocation.open(
-                    Environment.value(blobStoreURL, "POLICYHUB_BLOB_STORE_URL"), dataDir: store.resolvedDataDir)
-                let report = try await GarbageCollector(
-                    store: metadata, blobs: blobs, pendingTTL: TimeInterval(pendingTTL), grace: TimeInterval(grace)
-                ).sweep(dryRun: dryRun)
-                try await metadata.shutdown()
-                print((dryRun ? "Would remove " : "Removed ") + report.description + ".")
-                for version in report.pendingVersions { print("  pending version \(version)") }
-                for key in report.orphanArchives { print("  archive \(key)") }
-            } catch {
-                try? await metadata.shutdown()
-                throw error
-            }
-        } catch {
-            throw fail(error)
+        let report = try await store.withMetadataStore { metadata in
+            let blobs = try BlobStoreLocation.open(
+                Environment.value(blobStoreURL, "POLICYHUB_BLOB_STORE_URL"), dataDir: store.resolvedDataDir)
+            return try await GarbageCollector(
+                store: metadata, blobs: blobs, pendingTTL: TimeInterval(pendingTTL), grace: TimeInterval(grace)
+            ).sweep(dryRun: dryRun)
         }
+        print((dryRun ? "Would remove " : "Removed ") + report.description + ".")
+        for version in report.pendingVersions { print("  pending version \(version)") }
+        for key in report.orphanArchives { print("  archive \(key)") }
     }
 }

@@ -33,6 +33,24 @@ struct StoreOptions: ParsableArguments {
             url: Environment.value(databaseURL, "POLICYHUB_DATABASE_URL"), dataDir: resolvedDataDir, poolSize: poolSize)
     }
 
+    /// Runs `body` with the metadata store open and closes it afterwards, whatever happens. Any failure, opening
+    /// included, is printed as one `error:` line and becomes a failing exit.
+    func withMetadataStore<T>(_ body: (SQLMetadataStore) async throws -> T) async throws -> T {
+        do {
+            let store = try await openMetadataStore()
+            do {
+                let result = try await body(store)
+                try await store.shutdown()
+                return result
+            } catch {
+                try? await store.shutdown()
+                throw error
+            }
+        } catch {
+            throw fail(error)
+        }
+    }
+
     /// A database URL, or nil for the SQLite file in `dataDir`.
     static func openMetadataStore(url: String?, dataDir directory: URL, poolSize: Int? = nil) async throws
         -> SQLMetadataStore

@@ -160,9 +160,9 @@ struct RateLimitFlagTests {
         try await server.waitUntilReady()
         let path = "/api/registry/policypacks?orgLogin=default"
         for source in ["127.0.0.2", "127.0.0.3"] {
-            #expect(try RawHTTP.get(path, port: server.port, from: source).status == 200, "\(source)")
-            #expect(try RawHTTP.get(path, port: server.port, from: source).status == 200, "\(source)")
-            let limited = try RawHTTP.get(path, port: server.port, from: source)
+            #expect(try await RawHTTP.get(path, port: server.port, from: source).status == 200, "\(source)")
+            #expect(try await RawHTTP.get(path, port: server.port, from: source).status == 200, "\(source)")
+            let limited = try await RawHTTP.get(path, port: server.port, from: source)
             #expect(limited.status == 429, "\(source)")
             #expect(limited.body.contains(#""code":429"#))
             let retryAfter = try #require(limited.headers["retry-after"].flatMap { Int($0) })
@@ -186,51 +186,29 @@ struct RateLimitFlagTests {
     }
 }
 
-/// A one-request HTTP/1.1 client whose connection comes from a chosen loopback address (127.0.0.0/8 is all
-/// loopback on Linux), to act as several clients.
+/// A one-request HTTP/1.1 client whose connection comes from a chosen loopback address, to act as several
+/// clients.
 enum RawHTTP {
-    struct Reply {
+    struct Reply: Sendable {
         var status: Int
         var headers: [String: String]
         var body: String
     }
 
-    static func get(_ path: String, port: Int, from source: String) throws -> Reply {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw TestFailure("socket failed") }
-        defer { close(descriptor) }
-        guard try withAddress(source, port: 0, { bind(descriptor, $0, $1) }) == 0 else {
-            throw TestFailure("bind to \(source) failed")
-        }
-        guard try withAddress("127.0.0.1", port: port, { connect(descriptor, $0, $1) }) == 0 else {
-            throw TestFailure("connect failed")
-        }
-        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-        let sent = request.utf8CString.withUnsafeBufferPointer {
-            send(descriptor, $0.baseAddress, request.utf8.count, 0)
-        }
-        guard sent == request.utf8.count else { throw TestFailure("send failed") }
-        var received: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
-            guard count > 0 else { break }
-            received += chunk[0..<count]
-        }
-        return try parse(String(decoding: received, as: UTF8.self))
-    }
-
-    private static func withAddress(
-        _ ip: String, port: Int, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Int32
-    ) throws -> Int32 {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        guard inet_pton(AF_INET, ip, &address.sin_addr) == 1 else { throw TestFailure("bad address \(ip)") }
-        return withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                body($0, socklen_t(MemoryLayout<sockaddr_in>.size))
+    static func get(_ path: String, port: Int, from source: String) async throws -> Reply {
+        try await RawConnection.onOwnThread {
+            let connection = try RawConnection(port: port, from: source)
+            connection.send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            var text = ""
+            let deadline = ContinuousClock.now + .seconds(10)
+            reading: while ContinuousClock.now < deadline {
+                switch connection.receive() {
+                case .bytes(let more): text += more
+                case .closed: break reading
+                case .nothingYet: continue
+                }
             }
+            return try parse(text)
         }
     }
 

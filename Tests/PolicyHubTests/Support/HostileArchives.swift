@@ -33,27 +33,12 @@ enum HostileArchives {
         return header
     }
 
+    /// One regular file entry, named anything at all.
     static func withEntry(named name: String, contents: String = "x") throws -> [UInt8] {
-        var header = [UInt8](repeating: 0, count: 512)
-        func put(_ text: String, at offset: Int) {
-            for (index, byte) in text.utf8.enumerated() { header[offset + index] = byte }
-        }
         let body = Array(contents.utf8)
-        put(name, at: 0)
-        put("0000644", at: 100)
-        put("0000000", at: 108)
-        put("0000000", at: 116)
-        put(String(format: "%011o", body.count), at: 124)
-        put("00000000000", at: 136)
-        put("        ", at: 148)
-        header[156] = UInt8(ascii: "0")
-        put("ustar", at: 257)
-        put("00", at: 263)
-        let checksum = header.reduce(0) { $0 + Int($1) }
-        put(String(format: "%06o", checksum) + "\0 ", at: 148)
-        var tar = header + body + [UInt8](repeating: 0, count: (512 - body.count % 512) % 512)
-        tar += [UInt8](repeating: 0, count: 1024)
-        return try gzip(tar)
+        let padding = [UInt8](repeating: 0, count: (512 - body.count % 512) % 512)
+        return try gzip(
+            header(named: name, size: body.count, type: "0") + body + padding + [UInt8](repeating: 0, count: 1024))
     }
 
     static func gzip(_ bytes: [UInt8]) throws -> [UInt8] {

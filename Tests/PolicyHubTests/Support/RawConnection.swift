@@ -5,21 +5,23 @@ import Foundation
 final class RawConnection {
     private let descriptor: Int32
 
-    init(port: Int) throws {
+    /// Connects to `port` on 127.0.0.1, from `source` when given: all of 127.0.0.0/8 is loopback on Linux, so
+    /// one test can act as several clients.
+    init(port: Int, from source: String? = nil) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw TestFailure("socket failed") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+        do {
+            if let source {
+                guard try Self.withAddress(source, port: 0, { bind(descriptor, $0, $1) }) == 0 else {
+                    throw TestFailure("bind to \(source) failed")
+                }
             }
-        }
-        guard connected else {
+            guard try Self.withAddress("127.0.0.1", port: port, { connect(descriptor, $0, $1) }) == 0 else {
+                throw TestFailure("connect to port \(port) failed")
+            }
+        } catch {
             close(descriptor)
-            throw TestFailure("connect to port \(port) failed")
+            throw error
         }
         // Reads wait at most 100 ms, so a test can interleave sending and checking for an answer.
         var wait = timeval(tv_sec: 0, tv_usec: 100_000)
@@ -27,6 +29,20 @@ final class RawConnection {
     }
 
     deinit { close(descriptor) }
+
+    private static func withAddress(
+        _ ip: String, port: Int, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Int32
+    ) throws -> Int32 {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        guard inet_pton(AF_INET, ip, &address.sin_addr) == 1 else { throw TestFailure("bad address \(ip)") }
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                body($0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+    }
 
     /// Sends `text`; false once the server has closed the connection.
     @discardableResult

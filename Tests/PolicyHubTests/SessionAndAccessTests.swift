@@ -1,7 +1,9 @@
+import BlobStoreFileSystem
 import Foundation
 import HTTPTypes
 import NIOCore
 import PolicyHubCore
+import Synchronization
 import Testing
 
 @Suite("Login endpoints and access control")
@@ -174,4 +176,51 @@ struct ErrorResponseTests {
             #expect(ready.status == .ok)
         }
     }
+
+    @Test func healthChecksShareProbesSoTheyCannotFloodTheDependencies() async throws {
+        let probes = ProbeCounter()
+        try await TestServer.with(blobStore: { directory in
+            CountingBlobStore(
+                files: try FileSystemBlobStore(root: directory.appendingPathComponent("blobs")), probes: probes)
+        }) { _, api in
+            let started = ContinuousClock.now
+            for path in Array(repeating: "/healthz", count: 10) + Array(repeating: "/readyz", count: 10) {
+                let response = try await api.send(.get, path, token: nil)
+                #expect(response.status == .ok)
+            }
+            let seconds = (ContinuousClock.now - started).components.seconds
+            // Twenty checks; at most one probe of the archive store for each second they took.
+            #expect(probes.count >= 1)
+            #expect(probes.count <= Int(seconds) + 1, "\(probes.count) probes in \(seconds) s")
+        }
+    }
+}
+
+private final class ProbeCounter: Sendable {
+    private let calls = Mutex(0)
+    var count: Int { calls.withLock { $0 } }
+    func record() { calls.withLock { $0 += 1 } }
+}
+
+/// Archive files, counting the size lookups the health probe makes.
+private struct CountingBlobStore: BlobStore {
+    let files: FileSystemBlobStore
+    let probes: ProbeCounter
+
+    func write<Body: AsyncSequence & Sendable>(key: String, body: Body, maxBytes: Int64) async throws -> StoredBlob
+    where Body.Element == ByteBuffer {
+        try await files.write(key: key, body: body, maxBytes: maxBytes)
+    }
+
+    func read(key: String, range: ClosedRange<Int64>?, consume: (ByteBuffer) async throws -> Void) async throws {
+        try await files.read(key: key, range: range, consume: consume)
+    }
+
+    func size(key: String) async throws -> Int64? {
+        probes.record()
+        return try await files.size(key: key)
+    }
+
+    func delete(key: String) async throws { try await files.delete(key: key) }
+    func list(prefix: String) async throws -> [BlobListing] { try await files.list(prefix: prefix) }
 }

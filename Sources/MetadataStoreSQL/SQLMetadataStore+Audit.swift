@@ -40,14 +40,13 @@ extension SQLMetadataStore {
                 LIMIT \(literal: query.limit)
                 """
             ).all().map { row in
-                var event = AuditEvent(
+                AuditEvent(
                     id: try row.string("id"), time: Date(milliseconds: try row.int("occurred_at")),
                     organization: try row.optionalString("organization"), actor: try row.string("actor"),
                     action: try row.string("action"), target: try row.string("target"),
-                    origin: RequestOrigin(clientAddress: nil, userAgent: nil))
-                event.clientAddress = try row.optionalString("client_address")
-                event.userAgent = try row.optionalString("user_agent")
-                return event
+                    origin: RequestOrigin(
+                        clientAddress: try row.optionalString("client_address"),
+                        userAgent: try row.optionalString("user_agent")))
             }
         }
     }

@@ -87,16 +87,11 @@ public enum SQLStoreCopy {
         }
         var counts: [String: Int] = [:]
         for table in tables {
-            var offset = 0
-            while true {
-                let rows = try await page(of: table, from: source, offset: offset)
-                if rows.isEmpty { break }
+            counts[table.name] = try await forEachPage(of: table, from: source) { rows in
                 try await target.backend.transaction { database in
                     for row in rows { try await insert(row, into: table, database) }
                 }
-                offset += rows.count
             }
-            counts[table.name] = offset
         }
         return counts
     }
@@ -106,12 +101,8 @@ public enum SQLStoreCopy {
         var dump: [String: [String]] = [:]
         for table in tables {
             var lines: [String] = []
-            var offset = 0
-            while true {
-                let rows = try await page(of: table, from: store, offset: offset)
-                if rows.isEmpty { break }
+            try await forEachPage(of: table, from: store) { rows in
                 lines += rows.map { $0.map { $0.map(String.init(describing:)) ?? "NULL" }.joined(separator: "|") }
-                offset += rows.count
             }
             dump[table.name] = lines
         }
@@ -119,6 +110,20 @@ public enum SQLStoreCopy {
     }
 
     typealias Row = [(any Encodable & Sendable)?]
+
+    /// Hands `body` the table's rows a page at a time, in the table's order; returns how many there were.
+    @discardableResult
+    private static func forEachPage(
+        of table: Table, from store: SQLMetadataStore, _ body: ([Row]) async throws -> Void
+    ) async throws -> Int {
+        var offset = 0
+        while true {
+            let rows = try await page(of: table, from: store, offset: offset)
+            if rows.isEmpty { return offset }
+            try await body(rows)
+            offset += rows.count
+        }
+    }
 
     private static func page(of table: Table, from store: SQLMetadataStore, offset: Int) async throws -> [Row] {
         try await store.backend.withConnection { database in

@@ -100,7 +100,8 @@ public protocol MetadataStore: Sendable {
     func auditEvents(_ query: AuditQuery, after cursor: AuditCursor?) async throws -> [AuditEvent]
 }
 
-/// The same changes without an audit event, for operators' tools and tests.
+/// The same changes without an audit event. Only the tests use them: every change the server and the admin
+/// commands make is audited.
 extension MetadataStore {
     public func createToken(login: String, tokenHash: String, description: String, expiresAt: Date?, at time: Date)
         async throws -> String

@@ -93,8 +93,8 @@ public struct PolicyGroupService: Sendable {
             return applications
         }
         if let packs = update.policyPacks {
-            let names = packs.map(\.name)
-            if let duplicate = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
+            var seen: Set<String> = []
+            if let duplicate = packs.map(\.name).first(where: { !seen.insert($0).inserted }) {
                 throw RegistryError.invalid(
                     "policyPacks lists '\(duplicate)' more than once: a group holds one version of a pack.")
             }

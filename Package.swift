@@ -108,6 +108,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "PolicyHubServer",
+            dependencies: [
+                "PackArchive",
+                "PolicyHubCore",
+                "PolicyHubHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "PolicyHubFetch",
             dependencies: [
                 "PackArchive",
@@ -127,6 +139,7 @@ let package = Package(
                 "PackArchive",
                 "PolicyHubCore",
                 "PolicyHubHTTP",
+                "PolicyHubServer",
                 "MetadataStoreSQL",
                 "BlobStoreFileSystem",
                 "BlobStoreS3",
@@ -138,14 +151,33 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What the test targets share: archive and body builders, and the PostgreSQL and S3 services CI starts.
+        .target(
+            name: "PolicyHubTestSupport",
+            dependencies: [
+                "CZlib",
+                "PolicyHubCore",
+                "MetadataStoreSQL",
+                "BlobStoreS3",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "PackArchiveTests",
-            dependencies: ["PackArchive"],
+            dependencies: ["PackArchive", "PolicyHubTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "MetadataStoreSQLTests",
-            dependencies: ["MetadataStoreSQL", "PolicyHubCore", .product(name: "SQLKit", package: "sql-kit")],
+            dependencies: [
+                "MetadataStoreSQL", "PolicyHubCore", "PolicyHubTestSupport", .product(name: "SQLKit", package: "sql-kit"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -158,6 +190,7 @@ let package = Package(
             dependencies: [
                 "BlobStoreS3",
                 "PolicyHubCore",
+                "PolicyHubTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -171,6 +204,7 @@ let package = Package(
             name: "ConformanceTests",
             dependencies: [
                 "PolicyHubCore",
+                "PolicyHubTestSupport",
                 "BlobStoreFileSystem",
                 "BlobStoreS3",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -185,9 +219,11 @@ let package = Package(
                 "PackArchive",
                 "PolicyHubCore",
                 "PolicyHubHTTP",
+                "PolicyHubServer",
                 "MetadataStoreSQL",
                 "BlobStoreFileSystem",
                 "BlobStoreS3",
+                "PolicyHubTestSupport",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

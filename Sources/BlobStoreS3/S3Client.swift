@@ -27,6 +27,9 @@ public struct S3Client: Sendable {
     let logger: Logger
 
     static let requestTimeout: TimeAmount = .seconds(60)
+    /// HEAD and DELETE carry no body: a refused or hanging endpoint fails them (503 to clients) within this long
+    /// instead of the connect retries' or read timeout's tens of seconds.
+    static let metadataTimeout: TimeAmount = .seconds(2)
     /// A whole upload or download; stalls are caught sooner by the HTTP client's read timeout.
     static let transferTimeout: TimeAmount = .hours(1)
     static let maxErrorBodyBytes = 64 << 10
@@ -115,7 +118,7 @@ public struct S3Client: Sendable {
         let operation = "HEAD \(key)"
         let response = try await send(
             location.request(method: "HEAD", objectKey: key), payloadSHA256: SigV4Signer.emptyPayloadSHA256,
-            operation: operation, timeout: Self.requestTimeout)
+            operation: operation, timeout: Self.metadataTimeout)
         if response.status == .notFound { return nil }
         try await Self.expectSuccess(response, operation: operation)
         guard let size = response.headers.first(name: "Content-Length").flatMap({ Int64($0) }) else {
@@ -129,7 +132,7 @@ public struct S3Client: Sendable {
         let operation = "DELETE \(key)"
         let response = try await send(
             location.request(method: "DELETE", objectKey: key), payloadSHA256: SigV4Signer.emptyPayloadSHA256,
-            operation: operation, timeout: Self.requestTimeout)
+            operation: operation, timeout: Self.metadataTimeout)
         if response.status == .notFound {
             _ = try await Self.collect(response.body, upTo: 0)
             return

@@ -118,6 +118,10 @@ extension SQLMetadataStore {
                 throw Self.groupNotFound(name)
             }
             if let newName = changes.newName {
+                // Read in the transaction, so the check and the rename see the same row.
+                guard try await !Self.isOrgDefault(database, groupID: groupID) else {
+                    throw RegistryError.invalid("The default policy group cannot be renamed.")
+                }
                 guard try await Self.groupID(database, orgID: orgID, name: newName) == nil else {
                     throw RegistryError(.conflict, "Policy group '\(newName)' already exists")
                 }
@@ -135,6 +139,9 @@ extension SQLMetadataStore {
             let orgID = try await Self.organizationID(database, organization)
             guard let groupID = try await Self.groupID(database, orgID: orgID, name: name) else {
                 throw Self.groupNotFound(name)
+            }
+            guard try await !Self.isOrgDefault(database, groupID: groupID) else {
+                throw RegistryError.invalid("The default policy group cannot be deleted.")
             }
             try await database.raw("DELETE FROM policy_group_stacks WHERE group_id = \(bind: groupID)").run()
             try await database.raw("DELETE FROM policy_group_packs WHERE group_id = \(bind: groupID)").run()
@@ -181,6 +188,11 @@ extension SQLMetadataStore {
         try await database.raw(
             "SELECT id FROM policy_groups WHERE organization_id = \(bind: orgID) AND name = \(bind: name)"
         ).first()?.string("id")
+    }
+
+    static func isOrgDefault(_ database: any SQLDatabase, groupID: String) async throws -> Bool {
+        let row = try await database.raw("SELECT is_org_default FROM policy_groups WHERE id = \(bind: groupID)").first()
+        return try row?.int("is_org_default") ?? 0 != 0
     }
 
     static func applyStackChanges(

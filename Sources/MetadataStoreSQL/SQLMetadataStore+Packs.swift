@@ -196,8 +196,10 @@ extension SQLMetadataStore {
     }
 
     public func completeVersion(
-        versionID: String, uploadedKey: String, archive: StoredBlob, at time: Date, audit: AuditEvent?
+        versionID: String, recordedUpload: String?, archive: StoredBlob, at time: Date, audit: AuditEvent?
     ) async throws {
+        let sameUpload: SQLQueryString =
+            recordedUpload.map { "archive_key = \(bind: $0)" } ?? "archive_key IS NULL"
         try await backend.transaction { database in
             try await Self.insert(audit, database)
             let updated = try await database.raw(
@@ -205,7 +207,7 @@ extension SQLMetadataStore {
                 UPDATE policy_pack_versions
                 SET status = 'complete', archive_key = \(bind: archive.key), archive_size = \(bind: archive.size),
                     archive_sha256 = \(bind: archive.sha256), completed_at = \(bind: time.milliseconds)
-                WHERE id = \(bind: versionID) AND status = 'pending' AND archive_key = \(bind: uploadedKey)
+                WHERE id = \(bind: versionID) AND status = 'pending' AND \(sameUpload)
                 RETURNING id
                 """
             ).first()

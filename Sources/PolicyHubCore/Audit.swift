@@ -93,23 +93,6 @@ public struct AuditCursor: Hashable, Sendable, Codable {
     }
 }
 
-extension MetadataStore {
-    /// Checks that `caller` may change `organization`; a refusal is recorded before it is reported.
-    func authorizeChange(
-        _ caller: Principal, _ organization: String, to action: String, target: String, at time: Date
-    ) async throws {
-        do {
-            try caller.authorize(organization, needs: .admin, to: action)
-        } catch {
-            try? await recordAudit(
-                AuditEvent(
-                    time: time, organization: organization, actor: caller.login,
-                    action: AuditAction.authorizationDenied, target: "\(target): \(action)"))
-            throw error
-        }
-    }
-}
-
 extension Principal {
     /// An event this caller causes now.
     func event(_ action: String, in organization: String?, target: String, at time: Date) -> AuditEvent {
@@ -123,15 +106,19 @@ public struct AuditService: Sendable {
     /// The widest time bound accepted, in seconds from 1970 (about 31 million years), far inside Int64 milliseconds.
     public static let maxBoundSeconds: TimeInterval = 1e15
 
-    let store: any MetadataStore
+    let store: any AuditStore
+    let authorizer: Authorizer
 
-    public init(store: any MetadataStore) { self.store = store }
+    public init(store: any AuditStore, authorizer: Authorizer) {
+        self.store = store
+        self.authorizer = authorizer
+    }
 
     public func events(
         organization: String, from: Date?, to: Date?, action: String?, continuationToken: String?, caller: Principal
     ) async throws -> (events: [AuditEvent], continuationToken: String?) {
         try NameRule.validate(organization, field: "orgName")
-        try caller.authorize(organization, needs: .admin, to: "read the audit log")
+        try await authorizer.require(.readAuditLog, in: organization, target: "audit log", caller: caller)
         // Stores keep times as Int64 milliseconds: a bound past that range trapped and took the server down.
         for (field, bound) in [("startTime", from), ("endTime", to)] {
             if let bound, abs(bound.timeIntervalSince1970) > Self.maxBoundSeconds {

@@ -23,7 +23,7 @@ public struct SweepReport: Hashable, Sendable, CustomStringConvertible {
 /// object first and records it in the metadata just after, so a young unreferenced object may be about to be used.
 /// Objects are listed before the references are read, so one recorded in between is seen as referenced.
 public struct GarbageCollector: Sendable {
-    let store: any MetadataStore
+    let store: any SweepStore
     let blobs: any BlobStore
     let clock: WallClock
     let pendingTTL: TimeInterval
@@ -31,7 +31,7 @@ public struct GarbageCollector: Sendable {
     let logger: Logger
 
     public init(
-        store: any MetadataStore, blobs: any BlobStore, pendingTTL: TimeInterval = 86_400, grace: TimeInterval = 3600,
+        store: any SweepStore, blobs: any BlobStore, pendingTTL: TimeInterval = 86_400, grace: TimeInterval = 3600,
         clock: WallClock = .system, logger: Logger = Logger(label: "policyhub.gc")
     ) {
         self.store = store
@@ -54,7 +54,9 @@ public struct GarbageCollector: Sendable {
             }
         }
         let listed = try await blobs.list(prefix: "")
-        let referenced = try await store.referencedArchiveKeys()
+        // A pending version's direct-upload key holds what a client uploaded straight to storage, unrecorded.
+        let uploading = try await store.pendingVersions(before: .distantFuture).map(ArchiveKeys.directUpload(for:))
+        let referenced = try await store.referencedArchiveKeys().union(uploading)
         let cutoff = now.addingTimeInterval(-grace)
         for object in listed where !referenced.contains(object.key) && object.lastModified < cutoff {
             report.orphanArchives.append(object.key)

@@ -46,14 +46,6 @@ public struct Principal: Hashable, Sendable {
     public func role(in organization: String) -> Role? {
         memberships.first { $0.organization == organization }?.role
     }
-
-    /// Checks that the caller may act on `organization`. Non-members learn nothing about whether it exists.
-    @discardableResult
-    public func authorize(_ organization: String, needs role: Role, to action: String) throws(RegistryError) -> Role {
-        guard let actual = self.role(in: organization) else { throw RegistryError.organizationNotFound }
-        if role == .admin && actual != .admin { throw RegistryError.forbidden(action) }
-        return actual
-    }
 }
 
 /// What an operator sees of a token: never the token itself, which is shown once at creation.

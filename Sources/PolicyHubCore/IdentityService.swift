@@ -6,10 +6,10 @@ public struct IdentityService: Sendable {
     public static let initialAdmin = "admin"
     public static let initialOrganization = "default"
 
-    let store: any MetadataStore
+    let store: any IdentityStore
     let clock: WallClock
 
-    public init(store: any MetadataStore, clock: WallClock = .system) {
+    public init(store: any IdentityStore, clock: WallClock = .system) {
         self.store = store
         self.clock = clock
     }

@@ -1,12 +1,15 @@
 import Foundation
 
-/// Persistence of users, organizations, tokens and policy pack metadata. Every method is one transaction.
-/// Implementations translate their own failures into `RegistryError` where the cause is the caller's.
-public protocol MetadataStore: Sendable {
+/// Persistence of users, organizations, tokens and policy pack metadata, split along its seams so each service
+/// takes only what it uses. Every method is one transaction. Implementations translate their own failures into
+/// `RegistryError` where the cause is the caller's.
+public protocol MetadataStore: IdentityStore, PackStore, GroupStore, AuditStore, SweepStore {
     /// Answers when the database does; for health checks.
     func ping() async throws
+}
 
-    // MARK: Identity
+/// Users, organizations, memberships and tokens.
+public protocol IdentityStore: Sendable {
 
     /// Creates the first administrator, the `default` organization and a token, only if the store has no user yet.
     /// Returns false when the store was already set up.
@@ -28,8 +31,10 @@ public protocol MetadataStore: Sendable {
     func revokeToken(id: String, at time: Date, audit: AuditEvent?) async throws
     /// The server's HMAC key for signed links, created on first use and shared by every instance.
     func signingKey() async throws -> [UInt8]
+}
 
-    // MARK: Policy packs
+/// Policy packs and their versions, through the org API and the registry alike.
+public protocol PackStore: Sendable {
 
     /// Creates a pending version with the next number, or returns the pending version that already has the tag
     /// (updated with this draft). Throws a conflict when the tag belongs to a completed version.
@@ -44,9 +49,10 @@ public protocol MetadataStore: Sendable {
     /// Throws a conflict when the version is no longer pending.
     func recordUpload(versionID: String, archive: StoredBlob, at time: Date) async throws -> StoredBlob?
     /// Marks a pending version complete with its verified archive, which may have been sealed under a new key.
-    /// Throws when it is already complete, or when its upload is no longer `uploadedKey` (a newer upload came in).
+    /// `recordedUpload` is the upload the version recorded (nil for one written straight to storage). Throws when it
+    /// is already complete, or when its recorded upload is no longer `recordedUpload` (a newer upload came in).
     func completeVersion(
-        versionID: String, uploadedKey: String, archive: StoredBlob, at time: Date, audit: AuditEvent?
+        versionID: String, recordedUpload: String?, archive: StoredBlob, at time: Date, audit: AuditEvent?
     ) async throws
     /// Packs with at least one completed version, sorted by name, in one query.
     func listPacks(organization: String, name: String?) async throws -> [PackSummary]
@@ -56,25 +62,16 @@ public protocol MetadataStore: Sendable {
     /// Deletes one version; returns its archive key, if any. Refused while a policy group applies it.
     func deleteVersion(id: String, audit: AuditEvent?) async throws -> String?
 
-    // MARK: Sweeping
-
-    /// Pending versions last created or uploaded to before `cutoff`.
-    func pendingVersions(before cutoff: Date) async throws -> [PackVersion]
-    /// Deletes a version only if it is still pending; returns its archive key when it was deleted and had one.
-    func deletePendingVersion(id: String) async throws -> String?
-    /// Every archive key a version points at.
-    func referencedArchiveKeys() async throws -> Set<String>
-
-    // MARK: Registry
-
     /// The newest completed version of each pack in `organizations`, ordered by organization and name.
     func latestVersions(
         organizations: [String], packIDs: [String]?, appliedOnly: Bool, after: RegistryCursor?, limit: Int
     ) async throws -> [PackVersion]
     /// Completed versions of one pack, ascending, after the given version number.
     func completedVersions(organization: String, pack: String, after: Int, limit: Int) async throws -> [PackVersion]
+}
 
-    // MARK: Policy groups
+/// Policy groups: which stacks they hold and which pack versions they apply.
+public protocol GroupStore: Sendable {
 
     /// Creates a group; every organization also has `default-policy-group` from its creation.
     func createGroup(
@@ -83,15 +80,18 @@ public protocol MetadataStore: Sendable {
     ) async throws
     func listGroups(organization: String) async throws -> [PolicyGroupSummary]
     func group(organization: String, name: String) async throws -> PolicyGroup
-    /// Applies all of `changes` or nothing.
+    /// Applies all of `changes` or nothing. Refuses to rename the organization's default group.
     func updateGroup(organization: String, name: String, changes: GroupChanges, audit: AuditEvent?) async throws
+    /// Refuses to delete the organization's default group.
     func deleteGroup(organization: String, name: String, audit: AuditEvent?) async throws
     /// The groups a stack belongs to: those listing it, or the default group when none does.
     func groups(organization: String, stack: StackReference) async throws -> [PolicyGroupSummary]
     /// Every application of a pack in the groups the stack belongs to.
     func appliedPacks(organization: String, stack: StackReference) async throws -> [AppliedPack]
+}
 
-    // MARK: Audit
+/// The audit trail. Nothing changes or removes events.
+public protocol AuditStore: Sendable {
 
     /// Records an event on its own, for refused attempts that change nothing. Changes record theirs in their own
     /// transaction through their `audit` parameter.
@@ -100,9 +100,19 @@ public protocol MetadataStore: Sendable {
     func auditEvents(_ query: AuditQuery, after cursor: AuditCursor?) async throws -> [AuditEvent]
 }
 
+/// What the garbage collector reads and removes.
+public protocol SweepStore: Sendable {
+    /// Pending versions last created or uploaded to before `cutoff`.
+    func pendingVersions(before cutoff: Date) async throws -> [PackVersion]
+    /// Deletes a version only if it is still pending; returns its archive key when it was deleted and had one.
+    func deletePendingVersion(id: String) async throws -> String?
+    /// Every archive key a version points at.
+    func referencedArchiveKeys() async throws -> Set<String>
+}
+
 /// The same changes without an audit event. Only the tests use them: every change the server and the admin
 /// commands make is audited.
-extension MetadataStore {
+extension IdentityStore {
     public func createToken(login: String, tokenHash: String, description: String, expiresAt: Date?, at time: Date)
         async throws -> String
     {
@@ -113,16 +123,18 @@ extension MetadataStore {
     public func revokeToken(id: String, at time: Date) async throws {
         try await revokeToken(id: id, at: time, audit: nil)
     }
+}
 
+extension PackStore {
     public func beginVersion(organization: String, draft: PolicyPackDraft, at time: Date) async throws -> PackVersion {
         try await beginVersion(organization: organization, draft: draft, at: time, audit: nil)
     }
 
-    public func completeVersion(versionID: String, uploadedKey: String, archive: StoredBlob, at time: Date)
+    public func completeVersion(versionID: String, recordedUpload: String?, archive: StoredBlob, at time: Date)
         async throws
     {
         try await completeVersion(
-            versionID: versionID, uploadedKey: uploadedKey, archive: archive, at: time, audit: nil)
+            versionID: versionID, recordedUpload: recordedUpload, archive: archive, at: time, audit: nil)
     }
 
     public func deletePack(organization: String, name: String) async throws -> [String] {
@@ -130,7 +142,9 @@ extension MetadataStore {
     }
 
     public func deleteVersion(id: String) async throws -> String? { try await deleteVersion(id: id, audit: nil) }
+}
 
+extension GroupStore {
     public func createGroup(
         organization: String, name: String, mode: PolicyGroupMode, agentPoolID: String?, at time: Date
     ) async throws {

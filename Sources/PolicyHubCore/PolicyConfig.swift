@@ -15,7 +15,7 @@ public enum PolicyConfig {
             throw RegistryError.invalid("The config of '\(version.name)' must be an object of policy names.")
         }
         let policies = Dictionary(version.draft.policies.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        var problems: [RequestErrorDetail] = []
+        var problems: [FieldProblem] = []
         var normalized: [String: JSONValue] = [:]
         func report(_ pointer: String, _ message: String) {
             problems.append(
@@ -64,10 +64,11 @@ public enum PolicyConfig {
         return normalized
     }
 
-    /// Like the CLI, check only `type`, `properties` and `required` at the top of a policy's schema.
+    /// Like the CLI, check `type`, `properties` and `required` at the top of a policy's schema, and also
+    /// `additionalProperties`, so a closed schema refuses unknown keys (`enforcementLevel` is taken out before).
     private static func checkedPart(of schema: JSONValue) -> JSONValue {
         guard let members = schema.objectValue else { return schema }
-        return .object(members.filter { ["type", "properties", "required"].contains($0.key) })
+        return .object(members.filter { ["type", "properties", "required", "additionalProperties"].contains($0.key) })
     }
 
     private static func levelProblem(_ level: String) -> String {

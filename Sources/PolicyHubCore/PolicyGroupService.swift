@@ -3,27 +3,30 @@ import Logging
 
 /// Policy groups: which pack versions, with which config, apply to which stacks.
 public struct PolicyGroupService: Sendable {
-    let store: any MetadataStore
+    let store: any GroupStore & PackStore
+    let authorizer: Authorizer
     let clock: WallClock
     let logger: Logger
 
     public init(
-        store: any MetadataStore, clock: WallClock = .system, logger: Logger = Logger(label: "policyhub.groups")
+        store: any GroupStore & PackStore, authorizer: Authorizer, clock: WallClock = .system,
+        logger: Logger = Logger(label: "policyhub.groups")
     ) {
         self.store = store
+        self.authorizer = authorizer
         self.clock = clock
         self.logger = logger
     }
 
     public func list(organization: String, caller: Principal) async throws -> [PolicyGroupSummary] {
         try NameRule.validate(organization, field: "orgName")
-        try caller.authorize(organization, needs: .member, to: "list policy groups")
+        try await authorizer.require(.readPolicyGroups, in: organization, target: "policy groups", caller: caller)
         return try await store.listGroups(organization: organization)
     }
 
     public func group(organization: String, name: String, caller: Principal) async throws -> PolicyGroup {
         try validate(organization: organization, group: name)
-        try caller.authorize(organization, needs: .member, to: "read policy groups")
+        try await authorizer.require(.readPolicyGroups, in: organization, target: name, caller: caller)
         return try await store.group(organization: organization, name: name)
     }
 
@@ -32,8 +35,7 @@ public struct PolicyGroupService: Sendable {
         caller: Principal
     ) async throws -> PolicyGroup {
         try validate(organization: organization, group: name)
-        try await store.authorizeChange(
-            caller, organization, to: "create policy groups", target: name, at: clock.now())
+        try await authorizer.require(.createPolicyGroups, in: organization, target: name, caller: caller)
         guard entityType == PolicyGroup.stacksEntityType else {
             throw RegistryError.invalid(
                 "entityType '\(entityType)' is not supported: PolicyHub groups apply to stacks.",
@@ -53,16 +55,13 @@ public struct PolicyGroupService: Sendable {
         organization: String, name: String, update: PolicyGroupUpdate, caller: Principal
     ) async throws {
         try validate(organization: organization, group: name)
-        try await store.authorizeChange(caller, organization, to: "change policy groups", target: name, at: clock.now())
+        try await authorizer.require(.changePolicyGroups, in: organization, target: name, caller: caller)
         guard !update.touchesAccounts else {
             throw RegistryError.invalid("Insights accounts do not apply to policy groups of stacks.")
         }
-        let current = try await store.group(organization: organization, name: name)
         var changes = GroupChanges()
         if let newName = update.newName, newName != name {
-            guard !current.isOrgDefault else {
-                throw RegistryError.invalid("The default policy group cannot be renamed.")
-            }
+            // The store refuses to rename the default group, in the same transaction as the rename.
             try NameRule.validate(newName, field: "newName")
             changes.newName = newName
         }
@@ -73,7 +72,7 @@ public struct PolicyGroupService: Sendable {
         changes.addStacks = update.addStack.map { [$0] } ?? []
         changes.removeStacks = update.removeStack.map { [$0] } ?? []
 
-        var problems: [RequestErrorDetail] = []
+        var problems: [FieldProblem] = []
         func apply(_ selectors: [PackSelector]) async throws -> [GroupChanges.Application] {
             var applications: [GroupChanges.Application] = []
             for selector in selectors {
@@ -120,9 +119,8 @@ public struct PolicyGroupService: Sendable {
 
     public func delete(organization: String, name: String, caller: Principal) async throws {
         try validate(organization: organization, group: name)
-        try await store.authorizeChange(caller, organization, to: "delete policy groups", target: name, at: clock.now())
-        let group = try await store.group(organization: organization, name: name)
-        guard !group.isOrgDefault else { throw RegistryError.invalid("The default policy group cannot be deleted.") }
+        try await authorizer.require(.deletePolicyGroups, in: organization, target: name, caller: caller)
+        // The store refuses to delete the default group, in the same transaction as the delete.
         try await store.deleteGroup(
             organization: organization, name: name,
             audit: caller.event(AuditAction.groupDeleted, in: organization, target: name, at: clock.now()))

@@ -4,29 +4,27 @@ import Logging
 import NIOCore
 import PackArchive
 
-/// Limits and links that shape publishing.
+/// Where this server's own signed links point. The HTTP adapter, which serves them, says how they are spelled.
+public protocol TransferLinks: Sendable {
+    func uploadURL(token: String) -> String
+    func downloadURL(token: String) -> String
+}
+
+/// Limits and link lifetimes that shape publishing.
 public struct PublishSettings: Sendable {
-    /// Absolute base URL clients reach this server at, without a trailing slash.
-    public var publicURL: String
     public var uploadLinkLifetime: TimeInterval
     public var downloadLinkLifetime: TimeInterval
     public var maxArchiveBytes: Int64
     public var archiveLimits: ArchiveLimits
-    public var draftLimits: DraftLimits
 
     public init(
-        publicURL: String, uploadLinkLifetime: TimeInterval = 3600, downloadLinkLifetime: TimeInterval = 3600,
-        maxArchiveBytes: Int64 = 100 << 20,
-        archiveLimits: ArchiveLimits = .init(), draftLimits: DraftLimits = .init()
+        uploadLinkLifetime: TimeInterval = 3600, downloadLinkLifetime: TimeInterval = 3600,
+        maxArchiveBytes: Int64 = 100 << 20, archiveLimits: ArchiveLimits = .init()
     ) {
-        var url = publicURL
-        while url.hasSuffix("/") { url.removeLast() }
-        self.publicURL = url
         self.uploadLinkLifetime = uploadLinkLifetime
         self.downloadLinkLifetime = downloadLinkLifetime
         self.maxArchiveBytes = maxArchiveBytes
         self.archiveLimits = archiveLimits
-        self.draftLimits = draftLimits
     }
 }
 
@@ -39,18 +37,23 @@ public struct PublishTicket: Hashable, Sendable {
 /// Publishing, reading and deleting policy pack versions: the two-phase publish of the OCI registry
 /// (create, upload, complete) with Pulumi's rules.
 public struct PolicyPackService: Sendable {
-    let store: any MetadataStore
+    let store: any PackStore
     let blobs: any BlobStore
+    let authorizer: Authorizer
     let signer: LinkSigner
+    let links: any TransferLinks
     let settings: PublishSettings
     let clock: WallClock
     let logger: Logger
 
     public init(
-        store: any MetadataStore, blobs: any BlobStore, signer: LinkSigner, settings: PublishSettings,
-        clock: WallClock = .system, logger: Logger = Logger(label: "policyhub.packs")
+        store: any PackStore, blobs: any BlobStore, authorizer: Authorizer, signer: LinkSigner,
+        links: any TransferLinks, settings: PublishSettings, clock: WallClock = .system,
+        logger: Logger = Logger(label: "policyhub.packs")
     ) {
+        self.links = links
         self.store = store
+        self.authorizer = authorizer
         self.blobs = blobs
         self.signer = signer
         self.settings = settings
@@ -60,27 +63,30 @@ public struct PolicyPackService: Sendable {
 
     // MARK: Publishing
 
+    /// Creates a pending version, or hands out the pending one with the same tag again. With `expectedName` (the
+    /// registry's path), a body naming another pack is refused before anything is written.
     public func create(
-        organization: String, body: JSONValue, tagField: PolicyPackDraft.TagField = .versionTag, caller: Principal
+        organization: String, draft: PolicyPackDraft, expectedName: String? = nil, caller: Principal
     ) async throws -> PublishTicket {
         try NameRule.validate(organization, field: "orgName")
         let now = clock.now()
-        try await store.authorizeChange(
-            caller, organization, to: "publish Policy Packs", target: "policy packs", at: now)
-        let draft = try PolicyPackDraft.parse(body, tagField: tagField, limits: settings.draftLimits)
+        try await authorizer.require(.publishPolicyPacks, in: organization, target: "policy packs", caller: caller)
+        if let expectedName, draft.name != expectedName {
+            throw RegistryError.invalid(
+                "The body's name '\(draft.name)' does not match the policy pack '\(expectedName)' in the path.",
+                details: [.init(resource: "policypack", attribute: "name", errorType: .invalid)])
+        }
         let version = try await store.beginVersion(
             organization: organization, draft: draft, at: now,
             audit: caller.event(
                 AuditAction.versionCreated, in: organization,
                 target: draft.name + (draft.versionTag.map { "@" + $0 } ?? ""), at: now))
-        let key = archiveKey(for: version)
         let target: UploadTarget
-        if let direct = try await blobs.directUploadTarget(key: key, lifetime: settings.uploadLinkLifetime) {
-            // The client writes straight to storage: remember where, so `complete` looks there.
-            let expected = StoredBlob(key: key, size: 0, sha256: "")
-            if let replaced = try await store.recordUpload(versionID: version.id, archive: expected, at: now) {
-                try? await blobs.delete(key: replaced.key)
-            }
+        if let direct = try await blobs.directUploadTarget(
+            key: ArchiveKeys.directUpload(for: version), lifetime: settings.uploadLinkLifetime)
+        {
+            // Every create of this pending version hands out a link to the same key, so whichever link the client
+            // uses, `complete` finds the bytes; sealing at complete copies them out of the links' reach.
             target = direct
         } else {
             let grant = LinkGrant(
@@ -88,18 +94,13 @@ public struct PolicyPackService: Sendable {
                 version: version.version,
                 expires: Int64((now.timeIntervalSince1970 + settings.uploadLinkLifetime).rounded(.down)))
             target = UploadTarget(
-                url: "\(settings.publicURL)/api/uploads/\(signer.token(for: grant))",
+                url: links.uploadURL(token: signer.token(for: grant)),
                 requiredHeaders: ["Content-Type": "application/octet-stream"])
         }
         logger.info(
             "created pending version",
             metadata: ["org": "\(organization)", "pack": "\(draft.name)", "version": "\(version.version)"])
         return PublishTicket(version: version, upload: target)
-    }
-
-    /// A fresh key for each upload, so bytes a completed version points at are never overwritten.
-    func archiveKey(for version: PackVersion) -> String {
-        "policypacks/\(version.packID)/\(version.id)/\(UUID().uuidString.lowercased()).tgz"
     }
 
     /// Receives an archive through a signed upload link. Each upload goes to a fresh key, so bytes that a
@@ -118,7 +119,7 @@ public struct PolicyPackService: Sendable {
         if let declaredLength, declaredLength > settings.maxArchiveBytes {
             throw RegistryError.archiveTooLarge(limit: settings.maxArchiveBytes)
         }
-        let key = archiveKey(for: version)
+        let key = ArchiveKeys.fresh(for: version)
         let blob = try await blobs.write(key: key, body: body, maxBytes: settings.maxArchiveBytes)
         do {
             guard blob.size > 0 else { throw RegistryError.invalid("The upload body is empty: send the .tgz archive.") }
@@ -138,37 +139,47 @@ public struct PolicyPackService: Sendable {
         organization: String, pack: String, reference: String, caller: Principal, operationID: String? = nil
     ) async throws {
         try validate(organization: organization, pack: pack)
-        try await store.authorizeChange(
-            caller, organization, to: "publish Policy Packs", target: "\(pack)@\(reference)", at: clock.now())
+        try await authorizer.require(
+            .publishPolicyPacks, in: organization, target: "\(pack)@\(reference)", caller: caller)
         let version = try await store.version(organization: organization, pack: pack, reference: reference)
         if let operationID, operationID != version.id {
             throw RegistryError(.notFound, "Publish operation not found")
         }
         guard version.status == .pending else { throw RegistryError.alreadyComplete }
-        guard let archive = version.archive else { throw RegistryError.uploadMissing }
-        guard let size = try await blobs.size(key: archive.key) else { throw RegistryError.uploadMissing }
+        let upload = try await receivedUpload(of: version)
         // Uploads straight to the store (presigned URLs) never pass through receiveUpload's limit.
-        guard size <= settings.maxArchiveBytes else {
-            try? await blobs.delete(key: archive.key)
+        guard upload.size <= settings.maxArchiveBytes else {
+            try? await blobs.delete(key: upload.key)
             throw RegistryError.archiveTooLarge(limit: settings.maxArchiveBytes)
         }
-        let sealedKey = try await blobs.seal(key: archive.key)
+        let sealedKey = try await blobs.seal(key: upload.key)
         let verified: StoredBlob
         do {
             verified = try await verify(key: sealedKey)
             let now = clock.now()
             try await store.completeVersion(
-                versionID: version.id, uploadedKey: archive.key, archive: verified, at: now,
+                versionID: version.id, recordedUpload: upload.recorded ? upload.key : nil, archive: verified, at: now,
                 audit: caller.event(
                     AuditAction.versionCompleted, in: organization, target: "\(pack)@\(version.label)", at: now))
         } catch {
-            if sealedKey != archive.key { try? await blobs.delete(key: sealedKey) }
+            if sealedKey != upload.key { try? await blobs.delete(key: sealedKey) }
             throw error
         }
-        if sealedKey != archive.key { try? await blobs.delete(key: archive.key) }
+        if sealedKey != upload.key { try? await blobs.delete(key: upload.key) }
         logger.info(
             "completed version",
             metadata: ["org": "\(organization)", "pack": "\(pack)", "version": "\(version.version)"])
+    }
+
+    /// Where a pending version's archive arrived: at its direct-upload key when the client wrote straight to storage,
+    /// else what an upload through this server recorded.
+    private func receivedUpload(of version: PackVersion) async throws -> (key: String, size: Int64, recorded: Bool) {
+        let direct = ArchiveKeys.directUpload(for: version)
+        if let size = try await blobs.size(key: direct) { return (direct, size, false) }
+        guard let archive = version.archive, let size = try await blobs.size(key: archive.key) else {
+            throw RegistryError.uploadMissing
+        }
+        return (archive.key, size, true)
     }
 
     /// Reads the archive once: checks it is a safe pack archive and measures its digest and size.
@@ -198,7 +209,7 @@ public struct PolicyPackService: Sendable {
     public func list(organization: String, name: String?, caller: Principal) async throws -> [PackSummary] {
         try NameRule.validate(organization, field: "orgName")
         if let name { try NameRule.validate(name, field: "policypack") }
-        try caller.authorize(organization, needs: .member, to: "list Policy Packs")
+        try await authorizer.require(.readPolicyPacks, in: organization, target: name ?? "policy packs", caller: caller)
         return try await store.listPacks(organization: organization, name: name)
     }
 
@@ -207,7 +218,7 @@ public struct PolicyPackService: Sendable {
         organization: String, pack: String, reference: String, caller: Principal
     ) async throws -> PackVersion {
         try validate(organization: organization, pack: pack)
-        try caller.authorize(organization, needs: .member, to: "read Policy Packs")
+        try await authorizer.require(.readPolicyPacks, in: organization, target: "\(pack)@\(reference)", caller: caller)
         let version = try await store.version(organization: organization, pack: pack, reference: reference)
         guard version.status == .complete else { throw RegistryError.incompleteVersion }
         return version
@@ -240,7 +251,7 @@ public struct PolicyPackService: Sendable {
         let grant = LinkGrant(
             purpose: .download, versionID: version.id, organization: version.organization, pack: version.name,
             version: version.version, expires: Int64(expires.rounded(.down)))
-        return "\(settings.publicURL)/api/downloads/\(signer.token(for: grant))"
+        return links.downloadURL(token: signer.token(for: grant))
     }
 
     /// The completed version a download link names, with its archive.
@@ -264,7 +275,7 @@ public struct PolicyPackService: Sendable {
     public func deletePack(organization: String, pack: String, caller: Principal) async throws {
         try validate(organization: organization, pack: pack)
         let now = clock.now()
-        try await store.authorizeChange(caller, organization, to: "delete Policy Packs", target: pack, at: now)
+        try await authorizer.require(.deletePolicyPacks, in: organization, target: pack, caller: caller)
         let keys = try await store.deletePack(
             organization: organization, name: pack,
             audit: caller.event(AuditAction.packDeleted, in: organization, target: pack, at: now))
@@ -275,8 +286,8 @@ public struct PolicyPackService: Sendable {
     public func deleteVersion(organization: String, pack: String, reference: String, caller: Principal) async throws {
         try validate(organization: organization, pack: pack)
         let now = clock.now()
-        try await store.authorizeChange(
-            caller, organization, to: "delete Policy Packs", target: "\(pack)@\(reference)", at: now)
+        try await authorizer.require(
+            .deletePolicyPacks, in: organization, target: "\(pack)@\(reference)", caller: caller)
         let version = try await store.version(organization: organization, pack: pack, reference: reference)
         let key = try await store.deleteVersion(
             id: version.id,

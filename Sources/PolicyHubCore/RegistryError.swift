@@ -1,19 +1,19 @@
-/// One entry of Pulumi's request-error list: which part of the request is wrong and how.
-public struct RequestErrorDetail: Hashable, Sendable {
-    public enum ErrorType: String, Sendable {
-        case notFound = "not_found"
+/// Which part of a request is wrong and how; the HTTP adapter spells these as Pulumi's request-error list.
+public struct FieldProblem: Hashable, Sendable {
+    public enum Kind: Hashable, Sendable {
+        case notFound
         case required
         case invalid
-        case alreadyExists = "already_exists"
+        case alreadyExists
         case custom
     }
 
     public var resource: String
     public var attribute: String?
-    public var errorType: ErrorType
+    public var errorType: Kind
     public var customMessage: String?
 
-    public init(resource: String, attribute: String?, errorType: ErrorType, customMessage: String? = nil) {
+    public init(resource: String, attribute: String?, errorType: Kind, customMessage: String? = nil) {
         self.resource = resource
         self.attribute = attribute
         self.errorType = errorType
@@ -36,9 +36,9 @@ public struct RegistryError: Error, Hashable, Sendable, CustomStringConvertible 
 
     public var kind: Kind
     public var message: String
-    public var details: [RequestErrorDetail]
+    public var details: [FieldProblem]
 
-    public init(_ kind: Kind, _ message: String, details: [RequestErrorDetail] = []) {
+    public init(_ kind: Kind, _ message: String, details: [FieldProblem] = []) {
         self.kind = kind
         self.message = message
         self.details = details
@@ -48,7 +48,7 @@ public struct RegistryError: Error, Hashable, Sendable, CustomStringConvertible 
 }
 
 extension RegistryError {
-    public static func invalid(_ message: String, details: [RequestErrorDetail] = []) -> RegistryError {
+    public static func invalid(_ message: String, details: [FieldProblem] = []) -> RegistryError {
         RegistryError(.invalid, message, details: details)
     }
 

@@ -29,9 +29,7 @@ public enum RegistryAccess: String, CaseIterable, Sendable {
 public struct RegistryEntry: Hashable, Sendable {
     public var version: PackVersion
     public var accessLevel: AccessLevel
-    public var includesPolicies: Bool
 
-    public var source: String { RegistryService.privateSource }
     public var publisher: String { version.organization }
 }
 
@@ -42,15 +40,16 @@ public struct RegistryPage: Hashable, Sendable {
 
 /// The registry views of policy packs: the same store as the org API, addressed by source/publisher/name.
 public struct RegistryService: Sendable {
-    public static let privateSource = "private"
     public static let pageSize = 100
 
-    let store: any MetadataStore
+    let store: any PackStore
     let packs: PolicyPackService
+    let authorizer: Authorizer
 
-    public init(store: any MetadataStore, packs: PolicyPackService) {
+    public init(store: any PackStore, packs: PolicyPackService, authorizer: Authorizer) {
         self.store = store
         self.packs = packs
+        self.authorizer = authorizer
     }
 
     /// `GET /api/orgs/{org}/registry/policypacks/{name}`: lightweight metadata, no policies.
@@ -61,8 +60,7 @@ public struct RegistryService: Sendable {
         let version = try await packs.completedVersion(
             organization: organization, pack: pack, reference: reference, caller: caller)
         return RegistryEntry(
-            version: version, accessLevel: AccessLevel(caller.role(in: organization) ?? .member),
-            includesPolicies: false)
+            version: version, accessLevel: AccessLevel(caller.role(in: organization) ?? .member))
     }
 
     /// Lists packs visible to the caller. `organization` nil means every organization the caller belongs to.
@@ -83,8 +81,7 @@ public struct RegistryService: Sendable {
         let roles = Dictionary(memberships.map { ($0.organization, $0.role) }, uniquingKeysWith: { first, _ in first })
         let entries = versions.prefix(Self.pageSize).map { version in
             RegistryEntry(
-                version: version, accessLevel: AccessLevel(roles[version.organization] ?? .member),
-                includesPolicies: false)
+                version: version, accessLevel: AccessLevel(roles[version.organization] ?? .member))
         }
         let next =
             versions.count > Self.pageSize
@@ -93,9 +90,9 @@ public struct RegistryService: Sendable {
     }
 
     public func versions(
-        source: String, publisher: String, name: String, continuationToken: String?, caller: Principal
+        publisher: String, name: String, continuationToken: String?, caller: Principal
     ) async throws -> RegistryPage {
-        let role = try authorize(source: source, publisher: publisher, name: name, needs: .member, caller: caller)
+        let role = try await authorizeRead(publisher: publisher, name: name, caller: caller)
         let after = try continuationToken.flatMap { token throws(RegistryError) in
             token.isEmpty ? nil : try RegistryCursor(token: token).version
         }
@@ -106,7 +103,7 @@ public struct RegistryService: Sendable {
             _ = try await store.version(organization: publisher, pack: name, reference: "latest")
         }
         let entries = versions.prefix(Self.pageSize).map {
-            RegistryEntry(version: $0, accessLevel: AccessLevel(role), includesPolicies: false)
+            RegistryEntry(version: $0, accessLevel: AccessLevel(role))
         }
         let next =
             versions.count > Self.pageSize
@@ -118,56 +115,52 @@ public struct RegistryService: Sendable {
     }
 
     public func version(
-        source: String, publisher: String, name: String, version reference: String, caller: Principal
+        publisher: String, name: String, version reference: String, caller: Principal
     ) async throws -> RegistryEntry {
-        let role = try authorize(source: source, publisher: publisher, name: name, needs: .member, caller: caller)
+        let role = try await authorizeRead(publisher: publisher, name: name, caller: caller)
         let version = try await packs.completedVersion(
             organization: publisher, pack: name, reference: reference, caller: caller)
-        return RegistryEntry(version: version, accessLevel: AccessLevel(role), includesPolicies: true)
+        return RegistryEntry(version: version, accessLevel: AccessLevel(role))
     }
 
     public func publish(
-        source: String, publisher: String, name: String, body: JSONValue, caller: Principal
+        publisher: String, name: String, draft: PolicyPackDraft, caller: Principal
     ) async throws -> PublishTicket {
-        try authorize(source: source, publisher: publisher, name: name, needs: .admin, caller: caller)
-        let ticket = try await packs.create(organization: publisher, body: body, tagField: .version, caller: caller)
-        guard ticket.version.name == name else {
-            throw RegistryError.invalid(
-                "The body's name '\(ticket.version.name)' does not match the policy pack '\(name)' in the path.",
-                details: [.init(resource: "policypack", attribute: "name", errorType: .invalid)])
-        }
-        return ticket
+        try validate(publisher: publisher, name: name)
+        return try await packs.create(
+            organization: publisher, draft: draft, expectedName: name, caller: caller)
     }
 
     public func complete(
-        source: String, publisher: String, name: String, version: String, operationID: String?, caller: Principal
+        publisher: String, name: String, version: String, operationID: String?, caller: Principal
     ) async throws {
-        try authorize(source: source, publisher: publisher, name: name, needs: .admin, caller: caller)
+        try validate(publisher: publisher, name: name)
         try await packs.complete(
             organization: publisher, pack: name, reference: version, caller: caller, operationID: operationID)
     }
 
-    public func delete(source: String, publisher: String, name: String, caller: Principal) async throws {
-        try authorize(source: source, publisher: publisher, name: name, needs: .admin, caller: caller)
+    public func delete(publisher: String, name: String, caller: Principal) async throws {
+        try validate(publisher: publisher, name: name)
         try await packs.deletePack(organization: publisher, pack: name, caller: caller)
     }
 
     public func deleteVersion(
-        source: String, publisher: String, name: String, version: String, caller: Principal
+        publisher: String, name: String, version: String, caller: Principal
     ) async throws {
-        try authorize(source: source, publisher: publisher, name: name, needs: .admin, caller: caller)
+        try validate(publisher: publisher, name: name)
         try await packs.deleteVersion(organization: publisher, pack: name, reference: version, caller: caller)
     }
 
-    @discardableResult
-    private func authorize(
-        source: String, publisher: String, name: String, needs role: Role, caller: Principal
-    ) throws(RegistryError) -> Role {
-        guard source == Self.privateSource else {
-            throw RegistryError(.notFound, "Policy pack source '\(source)' not found: only 'private' exists.")
-        }
+    /// Changes are authorized, and refusals audited, by the pack service they go to.
+    private func validate(publisher: String, name: String) throws(RegistryError) {
         try NameRule.validate(publisher, field: "publisher")
         try NameRule.validate(name, field: "name")
-        return try caller.authorize(publisher, needs: role, to: "change registry Policy Packs")
+    }
+
+    private func authorizeRead(publisher: String, name: String, caller: Principal) async throws
+        -> Role
+    {
+        try validate(publisher: publisher, name: name)
+        return try await authorizer.require(.readPolicyPacks, in: publisher, target: name, caller: caller)
     }
 }

@@ -11,26 +11,29 @@ public struct RequiredPolicy: Hashable, Sendable {
 /// What applies to one stack. PolicyHub does not store stacks: any stack name is a reference, and belongs to
 /// the groups that list it, or to its organization's default group when none does.
 public struct StackPolicyService: Sendable {
-    let store: any MetadataStore
+    let store: any GroupStore
     let packs: PolicyPackService
+    let authorizer: Authorizer
 
-    public init(store: any MetadataStore, packs: PolicyPackService) {
+    public init(store: any GroupStore, packs: PolicyPackService, authorizer: Authorizer) {
         self.store = store
         self.packs = packs
+        self.authorizer = authorizer
     }
 
     /// Checks the names and that the caller may read the stack's organization.
-    public func lookup(organization: String, stack: StackReference, caller: Principal) throws(RegistryError) {
+    public func lookup(organization: String, stack: StackReference, caller: Principal) async throws {
         try NameRule.validate(organization, field: "orgName")
         try NameRule.validate(stack.project, field: "projectName")
         try NameRule.validate(stack.name, field: "stackName")
-        try caller.authorize(organization, needs: .member, to: "read stacks")
+        try await authorizer.require(
+            .readStacks, in: organization, target: "\(stack.project)/\(stack.name)", caller: caller)
     }
 
     public func groups(organization: String, stack: StackReference, caller: Principal) async throws
         -> [PolicyGroupSummary]
     {
-        try lookup(organization: organization, stack: stack, caller: caller)
+        try await lookup(organization: organization, stack: stack, caller: caller)
         return try await store.groups(organization: organization, stack: stack)
     }
 
@@ -38,7 +41,7 @@ public struct StackPolicyService: Sendable {
     public func requiredPolicies(organization: String, stack: StackReference, caller: Principal) async throws
         -> [RequiredPolicy]
     {
-        try lookup(organization: organization, stack: stack, caller: caller)
+        try await lookup(organization: organization, stack: stack, caller: caller)
         var chosen: [String: AppliedPack] = [:]
         for applied in try await store.appliedPacks(organization: organization, stack: stack) {
             if let current = chosen[applied.version.name], current.version.version >= applied.version.version {

@@ -11,14 +11,15 @@ extension APIHandler {
             organization: input.path.orgName,
             from: input.query.startTime.map { Date(timeIntervalSince1970: TimeInterval($0)) },
             to: input.query.endTime.map { Date(timeIntervalSince1970: TimeInterval($0)) },
-            action: input.query.event.flatMap { $0.isEmpty ? nil : $0 },
+            action: [input.query.event, input.query.eventFilter].compactMap { $0 }.first { !$0.isEmpty },
             continuationToken: input.query.continuationToken, caller: try RequestInfo.caller())
         let body = Components.Schemas.ListAuditLogEventsResponse(
             auditLogEvents: events.map { event in
                 .init(
                     id: event.id, timestamp: Int(event.time.timeIntervalSince1970), event: event.action,
-                    target: event.target, actor: event.actor, sourceIP: event.clientAddress,
-                    userAgent: event.userAgent)
+                    target: event.target, description: "\(event.actor): \(event.action) \(event.target)",
+                    actor: event.actor, user: .init(name: event.actor, githubLogin: event.actor, avatarUrl: ""),
+                    sourceIP: event.clientAddress, userAgent: event.userAgent)
             },
             continuationToken: next)
         return .ok(.init(body: .json(body)))

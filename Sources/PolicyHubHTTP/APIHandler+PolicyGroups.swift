@@ -57,7 +57,11 @@ extension APIHandler {
     ) async throws -> Operations.ListPolicyGroupStacks.Output {
         let group = try await groups.group(
             organization: input.path.orgName, name: input.path.policyGroup, caller: try RequestInfo.caller())
-        return .ok(.init(body: .json(.init(stacks: group.stacks.map(Components.Schemas.PulumiStackReference.init)))))
+        let stacks = group.stacks.map {
+            Components.Schemas.PolicyGroupStack(
+                name: $0.name, routingProject: $0.project, source: .explicit, tags: .init(additionalProperties: [:]))
+        }
+        return .ok(.init(body: .json(.init(stacks: stacks))))
     }
 }
 
@@ -66,9 +70,10 @@ extension APIHandler {
 extension APIHandler {
     func getStack(_ input: Operations.GetStack.Input) async throws -> Operations.GetStack.Output {
         let stack = StackReference(project: input.path.projectName, name: input.path.stackName)
-        try stacks.lookup(organization: input.path.orgName, stack: stack, caller: try RequestInfo.caller())
+        try await stacks.lookup(organization: input.path.orgName, stack: stack, caller: try RequestInfo.caller())
         let body = Components.Schemas.Stack(
-            orgName: input.path.orgName, projectName: stack.project, stackName: stack.name, activeUpdate: "",
+            id: "\(input.path.orgName)/\(stack.project)/\(stack.name)", orgName: input.path.orgName,
+            projectName: stack.project, stackName: stack.name, activeUpdate: "",
             tags: .init(additionalProperties: [:]), version: 0)
         return .ok(.init(body: .json(body)))
     }

@@ -17,8 +17,9 @@ extension APIHandler {
     func createPolicyPack(_ input: Operations.CreatePolicyPack.Input) async throws -> Operations.CreatePolicyPack.Output
     {
         guard case .json(let body) = input.body else { throw RegistryError.invalid("The body must be JSON.") }
+        let draft = try PolicyPackDraft.parse(body, tagField: .versionTag, limits: draftLimits)
         let ticket = try await packs.create(
-            organization: input.path.orgName, body: body, caller: try RequestInfo.caller())
+            organization: input.path.orgName, draft: draft, caller: try RequestInfo.caller())
         let response = Components.Schemas.CreatePolicyPackResponse(
             version: ticket.version.version, uploadURI: ticket.upload.url,
             requiredHeaders: .init(additionalProperties: ticket.upload.requiredHeaders))

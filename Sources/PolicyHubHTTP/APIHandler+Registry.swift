@@ -3,6 +3,17 @@ import PolicyHubAPI
 import PolicyHubCore
 
 extension APIHandler {
+    /// Every pack is private to its publisher, the organization that published it.
+    static let privateSource = "private"
+
+    /// The organization a registry path's source and publisher name: only the private source exists.
+    static func publisher(_ source: String, _ publisher: String) throws(RegistryError) -> String {
+        guard source == privateSource else {
+            throw RegistryError(.notFound, "Policy pack source '\(source)' not found: only 'private' exists.")
+        }
+        return publisher
+    }
+
     func getOrgRegistryPolicyPack(
         _ input: Operations.GetOrgRegistryPolicyPack.Input
     ) async throws -> Operations.GetOrgRegistryPolicyPack.Output {
@@ -43,7 +54,7 @@ extension APIHandler {
         _ input: Operations.DeleteRegistryPolicyPack.Input
     ) async throws -> Operations.DeleteRegistryPolicyPack.Output {
         try await registry.delete(
-            source: input.path.source, publisher: input.path.publisher, name: input.path.name,
+            publisher: try Self.publisher(input.path.source, input.path.publisher), name: input.path.name,
             caller: try RequestInfo.caller())
         return .noContent(.init())
     }
@@ -52,7 +63,7 @@ extension APIHandler {
         _ input: Operations.ListRegistryPolicyPackVersions.Input
     ) async throws -> Operations.ListRegistryPolicyPackVersions.Output {
         let page = try await registry.versions(
-            source: input.path.source, publisher: input.path.publisher, name: input.path.name,
+            publisher: try Self.publisher(input.path.source, input.path.publisher), name: input.path.name,
             continuationToken: input.query.continuationToken, caller: try RequestInfo.caller())
         return .ok(.init(body: .json(.init(page))))
     }
@@ -61,9 +72,10 @@ extension APIHandler {
         _ input: Operations.PublishRegistryPolicyPackVersion.Input
     ) async throws -> Operations.PublishRegistryPolicyPackVersion.Output {
         guard case .json(let body) = input.body else { throw RegistryError.invalid("The body must be JSON.") }
+        let publisher = try Self.publisher(input.path.source, input.path.publisher)
+        let draft = try PolicyPackDraft.parse(body, tagField: .version, limits: draftLimits)
         let ticket = try await registry.publish(
-            source: input.path.source, publisher: input.path.publisher, name: input.path.name, body: body,
-            caller: try RequestInfo.caller())
+            publisher: publisher, name: input.path.name, draft: draft, caller: try RequestInfo.caller())
         let response = Components.Schemas.PublishPolicyPackVersionResponse(
             operationID: ticket.version.id, version: ticket.version.label, uploadURI: ticket.upload.url,
             requiredHeaders: .init(additionalProperties: ticket.upload.requiredHeaders))
@@ -74,16 +86,17 @@ extension APIHandler {
         _ input: Operations.GetRegistryPolicyPackVersion.Input
     ) async throws -> Operations.GetRegistryPolicyPackVersion.Output {
         let entry = try await registry.version(
-            source: input.path.source, publisher: input.path.publisher, name: input.path.name,
+            publisher: try Self.publisher(input.path.source, input.path.publisher), name: input.path.name,
             version: input.path.version, caller: try RequestInfo.caller())
-        return .ok(.init(body: .json(.init(policyPack: .init(entry)))))
+        let policies = entry.version.draft.policies.map(Components.Schemas.AppPolicy.init)
+        return .ok(.init(body: .json(.init(policyPack: .init(entry), policies: policies))))
     }
 
     func deleteRegistryPolicyPackVersion(
         _ input: Operations.DeleteRegistryPolicyPackVersion.Input
     ) async throws -> Operations.DeleteRegistryPolicyPackVersion.Output {
         try await registry.deleteVersion(
-            source: input.path.source, publisher: input.path.publisher, name: input.path.name,
+            publisher: try Self.publisher(input.path.source, input.path.publisher), name: input.path.name,
             version: input.path.version, caller: try RequestInfo.caller())
         return .noContent(.init())
     }
@@ -94,7 +107,7 @@ extension APIHandler {
         var operationID: String?
         if case .json(let body)? = input.body { operationID = body.operationID }
         try await registry.complete(
-            source: input.path.source, publisher: input.path.publisher, name: input.path.name,
+            publisher: try Self.publisher(input.path.source, input.path.publisher), name: input.path.name,
             version: input.path.version, operationID: operationID, caller: try RequestInfo.caller())
         return .noContent(.init())
     }

@@ -11,6 +11,7 @@ struct APIHandler: APIProtocol {
     let groups: PolicyGroupService
     let stacks: StackPolicyService
     let audit: AuditService
+    let draftLimits: DraftLimits
 }
 
 // MARK: - Session
@@ -19,12 +20,16 @@ extension APIHandler {
     func getCurrentUser(_ input: Operations.GetCurrentUser.Input) async throws -> Operations.GetCurrentUser.Output {
         let caller = try RequestInfo.caller()
         let organizations = caller.memberships.filter { !$0.isPersonal }.map {
-            Components.Schemas.UserOrganization(githubLogin: $0.organization, name: $0.organization, avatarUrl: "")
+            Components.Schemas.UserOrganization(
+                githubLogin: $0.organization, name: $0.organization, avatarUrl: "",
+                role: $0.role == .admin ? .admin : .member)
         }
         let user = Components.Schemas.User(
             id: caller.userID, githubLogin: caller.login, name: caller.displayName, email: "", avatarUrl: "",
-            organizations: organizations, identities: [],
-            tokenInfo: caller.tokenDescription.isEmpty ? nil : .init(name: caller.tokenDescription))
+            organizations: organizations, identities: [], hasMFA: false, isOrgManaged: false,
+            isManagedByMultiOrg: false,
+            tokenInfo: caller.tokenDescription.isEmpty
+                ? nil : .init(name: caller.tokenDescription, organization: "", team: ""))
         return .ok(.init(body: .json(user)))
     }
 
@@ -67,12 +72,11 @@ extension Components.Schemas.AppPolicy {
 extension Components.Schemas.RegistryPolicyPack {
     init(_ entry: RegistryEntry) {
         self.init(
-            id: entry.version.packID, source: entry.source, publisher: entry.publisher, name: entry.version.name,
+            id: entry.version.packID, source: APIHandler.privateSource, publisher: entry.publisher,
+            name: entry.version.name,
             version: entry.version.label, displayName: entry.version.draft.displayName,
             accessLevel: .init(rawValue: entry.accessLevel.rawValue) ?? .viewOnly,
-            enforcementLevels: entry.accessLevel.enforcementLevels.map(\.rawValue),
-            policies: entry.includesPolicies ? entry.version.draft.policies.map(Components.Schemas.AppPolicy.init) : nil
-        )
+            enforcementLevels: entry.accessLevel.enforcementLevels.map(\.rawValue))
     }
 }
 

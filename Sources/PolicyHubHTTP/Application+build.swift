@@ -30,17 +30,22 @@ public struct PolicyHubServices: Sendable {
         self.audit = audit
     }
 
-    /// Every service over one metadata store.
+    /// Every service over one metadata store, sharing one authorizer.
     public init(
-        store: any MetadataStore, blobs: any BlobStore, packs: PolicyPackService, clock: WallClock = .system,
-        logger: Logger
+        store: any MetadataStore, blobs: any BlobStore, signer: LinkSigner, publicURL: String,
+        settings: PublishSettings, clock: WallClock = .system, logger: Logger
     ) {
+        let authorizer = Authorizer(audit: store, clock: clock)
+        let packs = PolicyPackService(
+            store: store, blobs: blobs, authorizer: authorizer, signer: signer,
+            links: TransferRouteLinks(publicURL: publicURL), settings: settings, clock: clock, logger: logger)
         self.init(
             identity: IdentityService(store: store, clock: clock), packs: packs,
-            registry: RegistryService(store: store, packs: packs),
-            groups: PolicyGroupService(store: store, clock: clock, logger: logger),
-            stacks: StackPolicyService(store: store, packs: packs), audit: AuditService(store: store),
-            health: HealthService(store: store, blobs: blobs))
+            registry: RegistryService(store: store, packs: packs, authorizer: authorizer),
+            groups: PolicyGroupService(store: store, authorizer: authorizer, clock: clock, logger: logger),
+            stacks: StackPolicyService(store: store, packs: packs, authorizer: authorizer),
+            audit: AuditService(store: store, authorizer: authorizer), health: HealthService(store: store, blobs: blobs)
+        )
     }
 }
 
@@ -54,11 +59,14 @@ public struct HTTPLimits: Sendable {
     public var readTimeout: Duration
     /// Requests a minute per token and per anonymous client address (off by default).
     public var rateLimits: RateLimits
+    /// What one create request may describe.
+    public var draftLimits: DraftLimits
 
     public init(
         maxJSONBodyBytes: Int = 1 << 20, idleTimeout: Duration = .seconds(60), readTimeout: Duration = .seconds(300),
-        rateLimits: RateLimits = .init()
+        rateLimits: RateLimits = .init(), draftLimits: DraftLimits = .init()
     ) {
+        self.draftLimits = draftLimits
         self.maxJSONBodyBytes = maxJSONBodyBytes
         self.idleTimeout = idleTimeout
         self.readTimeout = readTimeout
@@ -74,7 +82,7 @@ public func buildRouter(_ services: PolicyHubServices, limits: HTTPLimits = .ini
     router.add(middleware: RoutingErrorMiddleware())
     let handler = APIHandler(
         identity: services.identity, packs: services.packs, registry: services.registry, groups: services.groups,
-        stacks: services.stacks, audit: services.audit)
+        stacks: services.stacks, audit: services.audit, draftLimits: limits.draftLimits)
     try handler.registerHandlers(
         on: router, configuration: .init(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]),
         middlewares: [JSONBodyMiddleware(maxBytes: limits.maxJSONBodyBytes)])
@@ -83,8 +91,8 @@ public func buildRouter(_ services: PolicyHubServices, limits: HTTPLimits = .ini
     return router
 }
 
-/// The HTTP server, ready to run (tests call the same builder).
-public func buildApplication(
+/// The HTTP server over `services`, ready to run; `Server` in PolicyHubServer composes it.
+public func buildHTTPApplication(
     _ services: PolicyHubServices, host: String, port: Int, limits: HTTPLimits = .init(),
     background: [any Service] = [], logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }

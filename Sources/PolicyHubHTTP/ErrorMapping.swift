@@ -20,7 +20,7 @@ enum ErrorMapping {
     }
 
     /// Classifies any error thrown while answering a request.
-    static func describe(_ error: any Error) -> (HTTPResponse.Status, String, [RequestErrorDetail]) {
+    static func describe(_ error: any Error) -> (HTTPResponse.Status, String, [FieldProblem]) {
         switch error {
         case let error as RegistryError:
             return (status(for: error.kind), error.message, error.details)
@@ -70,7 +70,7 @@ enum ErrorMapping {
     }
 
     static func response(
-        status: HTTPResponse.Status, message: String, details: [RequestErrorDetail] = []
+        status: HTTPResponse.Status, message: String, details: [FieldProblem] = []
     ) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
@@ -79,16 +79,27 @@ enum ErrorMapping {
             body: .init(byteBuffer: body(status: status, message: message, details: details)))
     }
 
+    /// How Pulumi's error list names each kind of problem.
+    static func pulumiErrorType(_ kind: FieldProblem.Kind) -> String {
+        switch kind {
+        case .notFound: "not_found"
+        case .required: "required"
+        case .invalid: "invalid"
+        case .alreadyExists: "already_exists"
+        case .custom: "custom"
+        }
+    }
+
     /// Pulumi's error body, `{"code": <status>, "message": ..., "errors": [...]}`.
     static func body(
-        status: HTTPResponse.Status, message: String, details: [RequestErrorDetail] = []
+        status: HTTPResponse.Status, message: String, details: [FieldProblem] = []
     ) -> ByteBuffer {
         var body: [String: JSONValue] = ["code": .int(Int64(status.code)), "message": .string(message)]
         if !details.isEmpty {
             body["errors"] = .array(
                 details.map { detail in
                     var entry: [String: JSONValue] = [
-                        "resource": .string(detail.resource), "errorType": .string(detail.errorType.rawValue),
+                        "resource": .string(detail.resource), "errorType": .string(pulumiErrorType(detail.errorType)),
                     ]
                     if let attribute = detail.attribute { entry["attribute"] = .string(attribute) }
                     if let message = detail.customMessage { entry["customMessage"] = .string(message) }

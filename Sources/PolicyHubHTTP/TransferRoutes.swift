@@ -4,22 +4,40 @@ import Hummingbird
 import PolicyHubAPI
 import PolicyHubCore
 
+/// How links to the transfer routes are spelled, on the address clients reach this server at.
+public struct TransferRouteLinks: TransferLinks {
+    static let uploads = "/api/uploads/"
+    static let downloads = "/api/downloads/"
+
+    /// Absolute, without a trailing slash.
+    let publicURL: String
+
+    public init(publicURL: String) {
+        var url = publicURL
+        while url.hasSuffix("/") { url.removeLast() }
+        self.publicURL = url
+    }
+
+    public func uploadURL(token: String) -> String { publicURL + Self.uploads + token }
+    public func downloadURL(token: String) -> String { publicURL + Self.downloads + token }
+}
+
 /// Archive uploads and downloads through signed links. The CLI sends no Authorization header here: the
 /// signed token in the path is the only credential. Bodies are streamed to and from storage, never held whole.
 struct TransferRoutes {
     let packs: PolicyPackService
 
     func register(on router: Router<BasicRequestContext>) {
-        router.put("/api/uploads/:token") { request, context -> Response in
+        router.put("\(TransferRouteLinks.uploads):token") { request, context -> Response in
             let token = try context.parameters.require("token")
             let length = request.headers[.contentLength].flatMap { Int64($0) }
             try await packs.receiveUpload(token: token, body: request.body, declaredLength: length)
             return Response(status: .ok)
         }
-        router.get("/api/downloads/:token") { request, context -> Response in
+        router.get("\(TransferRouteLinks.downloads):token") { request, context -> Response in
             try await download(request, token: try context.parameters.require("token"), includeBody: true)
         }
-        router.head("/api/downloads/:token") { request, context -> Response in
+        router.head("\(TransferRouteLinks.downloads):token") { request, context -> Response in
             try await download(request, token: try context.parameters.require("token"), includeBody: false)
         }
     }

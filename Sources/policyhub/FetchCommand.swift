@@ -71,7 +71,7 @@ struct FetchCommand: AsyncParsableCommand {
         if exec {
             try Self.replaceProcess(with: command + arguments.flatMap { $0 })
         }
-        for pair in arguments { print(pair.joined(separator: " ")) }
+        for pair in arguments { print(ShellQuoting.line(pair)) }
     }
 
     /// `--dest` as an absolute path: the printed arguments must work from any directory.

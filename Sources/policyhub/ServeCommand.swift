@@ -6,6 +6,7 @@ import MetadataStoreSQL
 import PackArchive
 import PolicyHubCore
 import PolicyHubHTTP
+import PolicyHubServer
 import ServiceLifecycle
 import UnixSignals
 
@@ -18,10 +19,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "URL clients reach this server at; default http://<host>:<port> (env POLICYHUB_PUBLIC_URL).")
     var publicURL: String?
     @Option(
-        help: "Archive storage: a directory path or file:PATH; default <data-dir>/blobs (env POLICYHUB_BLOB_STORE_URL)."
+        help: ArgumentHelp(
+            "Archive storage: a directory, file:PATH or s3://BUCKET[/PREFIX]?endpoint=URL&region=R&path-style=true; "
+                + "default <data-dir>/blobs (env POLICYHUB_BLOB_STORE_URL).")
     )
     var blobStoreURL: String?
-    @Option(help: "Seconds an upload link stays valid (env POLICYHUB_UPLOAD_URL_TTL).") var uploadURLTTL: Int?
+    @Option(
+        name: .customLong("upload-url-ttl"), help: "Seconds an upload link stays valid (env POLICYHUB_UPLOAD_URL_TTL).")
+    var uploadURLTTL: Int?
     @Option(help: "Largest accepted archive in bytes (env POLICYHUB_MAX_ARCHIVE_BYTES).") var maxArchiveBytes: Int64?
     @Option(help: "Largest JSON request body in bytes (env POLICYHUB_MAX_JSON_BODY_BYTES).") var maxJSONBodyBytes: Int?
     @Option(help: "Most policies in one pack (env POLICYHUB_MAX_POLICIES).") var maxPolicies: Int?
@@ -61,85 +66,97 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning or error (env POLICYHUB_LOG_LEVEL).") var logLevel: String?
 
     func run() async throws {
-        let host = Environment.value(host, "POLICYHUB_HOST") ?? "127.0.0.1"
-        let port = try Self.integer(port.map(String.init), "POLICYHUB_PORT", "--port") ?? 8080
-        let publicURL = Environment.value(publicURL, "POLICYHUB_PUBLIC_URL") ?? "http://\(host):\(port)"
-        let ttl =
-            try Self.integer(uploadURLTTL.map(String.init), "POLICYHUB_UPLOAD_URL_TTL", "--upload-url-ttl") ?? 3600
-        let maxBytes =
-            try Self.integer(maxArchiveBytes.map(String.init), "POLICYHUB_MAX_ARCHIVE_BYTES", "--max-archive-bytes")
-            ?? (100 << 20)
-        let logger = {
-            var logger = Logger(label: "policyhub")
-            logger.logLevel =
-                Logger.Level(rawValue: Environment.value(logLevel, "POLICYHUB_LOG_LEVEL") ?? "info") ?? .info
-            return logger
-        }()
-
-        let httpLimits = HTTPLimits(
-            maxJSONBodyBytes: try Self.integer(
-                maxJSONBodyBytes.map(String.init), "POLICYHUB_MAX_JSON_BODY_BYTES", "--max-json-body-bytes")
-                ?? (1 << 20),
-            idleTimeout: try Self.timeout(idleTimeout, "POLICYHUB_IDLE_TIMEOUT", "--idle-timeout") ?? .seconds(60),
-            readTimeout: try Self.timeout(readTimeout, "POLICYHUB_READ_TIMEOUT", "--read-timeout") ?? .seconds(300),
-            rateLimits: RateLimits(
-                perToken: try Self.integer(rateLimit.map(String.init), "POLICYHUB_RATE_LIMIT", "--rate-limit") ?? 0,
-                perAnonymousAddress: try Self.integer(
-                    anonymousRateLimit.map(String.init), "POLICYHUB_ANONYMOUS_RATE_LIMIT", "--anonymous-rate-limit")
-                    ?? 0,
-                limitsLoopback: try rateLimitLoopback || Self.boolean("POLICYHUB_RATE_LIMIT_LOOPBACK")))
+        // Every setting is checked before anything is opened or created.
+        let configuration = try resolveConfiguration()
+        let logger = try resolveLogger()
+        let blobLocation = try BlobStoreLocation(
+            Environment.value(blobStoreURL, "POLICYHUB_BLOB_STORE_URL"), dataDir: store.resolvedDataDir, logger: logger)
+        try store.validateLocation()
         let metadata = try await store.openMetadataStore()
-        let blobs = try BlobStoreLocation.open(
-            Environment.value(blobStoreURL, "POLICYHUB_BLOB_STORE_URL"), dataDir: store.resolvedDataDir,
-            logger: logger)
-        let archiveDefaults = ArchiveLimits()
-        let draftDefaults = DraftLimits()
-        let settings = PublishSettings(
-            publicURL: publicURL, uploadLinkLifetime: TimeInterval(ttl), maxArchiveBytes: Int64(maxBytes),
-            archiveLimits: ArchiveLimits(
-                maxEntries: try Self.integer(
-                    maxArchiveEntries.map(String.init), "POLICYHUB_MAX_ARCHIVE_ENTRIES", "--max-archive-entries")
-                    ?? archiveDefaults.maxEntries,
-                maxUnpackedBytes: try Self.integer(
-                    maxUnpackedBytes.map(String.init), "POLICYHUB_MAX_UNPACKED_BYTES", "--max-unpacked-bytes")
-                    ?? archiveDefaults.maxUnpackedBytes),
-            draftLimits: DraftLimits(
-                maxPolicies: try Self.integer(maxPolicies.map(String.init), "POLICYHUB_MAX_POLICIES", "--max-policies")
-                    ?? draftDefaults.maxPolicies,
-                maxFieldLength: try Self.integer(
-                    maxFieldLength.map(String.init), "POLICYHUB_MAX_FIELD_LENGTH", "--max-field-length")
-                    ?? draftDefaults.maxFieldLength))
-        let packs = PolicyPackService(
-            store: metadata, blobs: blobs, signer: LinkSigner(key: try await metadata.signingKey()),
-            settings: settings, logger: logger)
-        let services = PolicyHubServices(store: metadata, blobs: blobs, packs: packs, logger: logger)
-
-        if let token = try await services.identity.bootstrap() {
-            try announce(initialToken: token, publicURL: settings.publicURL)
-        }
-        let sweepInterval =
-            try Self.integer(gcInterval.map(String.init), "POLICYHUB_GC_INTERVAL", "--gc-interval") ?? 3600
-        let collector = GarbageCollector(
-            store: metadata, blobs: blobs,
-            pendingTTL: TimeInterval(
-                try Self.integer(pendingTTL.map(String.init), "POLICYHUB_PENDING_TTL", "--pending-ttl") ?? 86_400),
-            grace: max(3600, TimeInterval(ttl)), logger: logger)
-        let background: [any Service] =
-            sweepInterval > 0
-            ? [SweepService(collector: collector, interval: .seconds(sweepInterval), logger: logger)] : []
-        let app = try buildApplication(
-            services, host: host, port: port, limits: httpLimits, background: background, logger: logger
-        ) {
-            actualPort in
-            logger.info("PolicyHub is listening", metadata: ["url": "\(publicURL)", "port": "\(actualPort)"])
-        }
         do {
+            let blobs = try blobLocation.open()
+            let server = try await Server(
+                configuration: configuration, stores: Stores(metadata: metadata, blobs: blobs), logger: logger)
+            if let token = try await server.services.identity.bootstrap() {
+                try announce(initialToken: token, publicURL: configuration.publicURL)
+            }
+            let app = try server.application { actualPort in
+                logger.info(
+                    "PolicyHub is listening", metadata: ["url": "\(configuration.publicURL)", "port": "\(actualPort)"])
+            }
             try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
         } catch {
             try? await metadata.shutdown()
             throw error
         }
         try await metadata.shutdown()
+    }
+
+    /// Flags, else environment variables, else defaults; every number range-checked.
+    func resolveConfiguration() throws -> ServerConfiguration {
+        let host = Environment.value(host, "POLICYHUB_HOST") ?? "127.0.0.1"
+        let port = try Setting.integer(port, "POLICYHUB_PORT", "--port", in: 1...65535) ?? 8080
+        let archiveDefaults = ArchiveLimits()
+        let draftDefaults = DraftLimits()
+        let sweepInterval = try Setting.integer(gcInterval, "POLICYHUB_GC_INTERVAL", "--gc-interval", in: 0...) ?? 3600
+        return ServerConfiguration(
+            host: host, port: port, publicURL: try Self.publicURL(Environment.value(publicURL, "POLICYHUB_PUBLIC_URL")),
+            uploadLinkLifetime: TimeInterval(
+                try Setting.integer(
+                    uploadURLTTL, "POLICYHUB_UPLOAD_URL_TTL", "--upload-url-ttl", in: 1...Setting.maxLinkLifetime)
+                    ?? 3600),
+            maxArchiveBytes: try Setting.integer(
+                maxArchiveBytes, "POLICYHUB_MAX_ARCHIVE_BYTES", "--max-archive-bytes", in: 1...) ?? (100 << 20),
+            archiveLimits: ArchiveLimits(
+                maxEntries: try Setting.integer(
+                    maxArchiveEntries, "POLICYHUB_MAX_ARCHIVE_ENTRIES", "--max-archive-entries", in: 1...)
+                    ?? archiveDefaults.maxEntries,
+                maxUnpackedBytes: try Setting.integer(
+                    maxUnpackedBytes, "POLICYHUB_MAX_UNPACKED_BYTES", "--max-unpacked-bytes", in: 1...)
+                    ?? archiveDefaults.maxUnpackedBytes),
+            http: HTTPLimits(
+                maxJSONBodyBytes: try Setting.integer(
+                    maxJSONBodyBytes, "POLICYHUB_MAX_JSON_BODY_BYTES", "--max-json-body-bytes", in: 1...) ?? (1 << 20),
+                idleTimeout: .seconds(
+                    try Setting.integer(idleTimeout, "POLICYHUB_IDLE_TIMEOUT", "--idle-timeout", in: 1...) ?? 60),
+                readTimeout: .seconds(
+                    try Setting.integer(readTimeout, "POLICYHUB_READ_TIMEOUT", "--read-timeout", in: 1...) ?? 300),
+                rateLimits: RateLimits(
+                    perToken: try Setting.integer(rateLimit, "POLICYHUB_RATE_LIMIT", "--rate-limit", in: 0...) ?? 0,
+                    perAnonymousAddress: try Setting.integer(
+                        anonymousRateLimit, "POLICYHUB_ANONYMOUS_RATE_LIMIT", "--anonymous-rate-limit", in: 0...) ?? 0,
+                    limitsLoopback: try rateLimitLoopback || Setting.boolean("POLICYHUB_RATE_LIMIT_LOOPBACK")),
+                draftLimits: DraftLimits(
+                    maxPolicies: try Setting.integer(maxPolicies, "POLICYHUB_MAX_POLICIES", "--max-policies", in: 1...)
+                        ?? draftDefaults.maxPolicies,
+                    maxFieldLength: try Setting.integer(
+                        maxFieldLength, "POLICYHUB_MAX_FIELD_LENGTH", "--max-field-length", in: 1...)
+                        ?? draftDefaults.maxFieldLength)),
+            pendingTTL: TimeInterval(
+                try Setting.integer(pendingTTL, "POLICYHUB_PENDING_TTL", "--pending-ttl", in: 1...) ?? 86_400),
+            sweepInterval: sweepInterval > 0 ? .seconds(sweepInterval) : nil)
+    }
+
+    func resolveLogger() throws -> Logger {
+        var logger = Logger(label: "policyhub")
+        let text = Environment.value(logLevel, "POLICYHUB_LOG_LEVEL") ?? "info"
+        guard let level = Logger.Level(rawValue: text) else {
+            let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ValidationError("--log-level must be one of \(levels); got '\(text)'.")
+        }
+        logger.logLevel = level
+        return logger
+    }
+
+    /// An absolute http or https URL, or nil for the default.
+    static func publicURL(_ text: String?) throws -> String? {
+        guard let text else { return nil }
+        guard let url = URLComponents(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
+            url.host?.isEmpty == false
+        else {
+            throw ValidationError("--public-url must be an absolute http:// or https:// URL; got '\(text)'.")
+        }
+        return text
     }
 
     /// The first start prints the admin token once and keeps a copy only the owner can read.
@@ -166,26 +183,5 @@ struct ServeCommand: AsyncParsableCommand {
             """
         // Written unbuffered, so it shows at once even when stdout is a file.
         FileHandle.standardOutput.write(Data(message.utf8))
-    }
-
-    /// An on/off environment variable; unset is off.
-    static func boolean(_ variable: String) throws -> Bool {
-        guard let text = Environment.value(nil, variable)?.lowercased() else { return false }
-        if ["1", "true", "yes", "on"].contains(text) { return true }
-        if ["0", "false", "no", "off"].contains(text) { return false }
-        throw ValidationError("\(variable) must be true or false.")
-    }
-
-    /// A timeout in whole seconds; zero would close every connection at once, so it must be at least one.
-    static func timeout(_ flag: Int?, _ variable: String, _ name: String) throws -> Duration? {
-        guard let seconds: Int = try integer(flag.map(String.init), variable, name) else { return nil }
-        guard seconds > 0 else { throw ValidationError("\(name) must be at least 1 second.") }
-        return .seconds(seconds)
-    }
-
-    static func integer<T: FixedWidthInteger>(_ flag: String?, _ variable: String, _ name: String) throws -> T? {
-        guard let text = Environment.value(flag, variable) else { return nil }
-        guard let value = T(text), value >= 0 else { throw ValidationError("\(name) must be a non-negative integer.") }
-        return value
     }
 }

@@ -24,11 +24,18 @@ struct StoreOptions: ParsableArguments {
         URL(fileURLWithPath: Environment.value(dataDir, "POLICYHUB_DATA_DIR") ?? "./.policyhub", isDirectory: true)
     }
 
+    /// Checks the database URL and pool size without opening or creating anything.
+    func validateLocation() throws {
+        _ = try Setting.integer(databasePoolSize, "POLICYHUB_DATABASE_POOL_SIZE", "--database-pool-size", in: 1...1000)
+        let url = Environment.value(databaseURL, "POLICYHUB_DATABASE_URL")
+        if let url, Self.isPostgres(url) { return }
+        _ = try Self.sqlitePath(url)
+    }
+
     /// Opens the metadata store, creating the data directory and schema as needed.
     func openMetadataStore() async throws -> SQLMetadataStore {
-        let poolSize: Int? = try ServeCommand.integer(
-            databasePoolSize.map(String.init), "POLICYHUB_DATABASE_POOL_SIZE", "--database-pool-size")
-        if poolSize == 0 { throw ValidationError("--database-pool-size must be at least 1.") }
+        let poolSize = try Setting.integer(
+            databasePoolSize, "POLICYHUB_DATABASE_POOL_SIZE", "--database-pool-size", in: 1...1000)
         return try await Self.openMetadataStore(
             url: Environment.value(databaseURL, "POLICYHUB_DATABASE_URL"), dataDir: resolvedDataDir, poolSize: poolSize)
     }
@@ -58,8 +65,9 @@ struct StoreOptions: ParsableArguments {
         if let url, isPostgres(url) {
             return try await SQLMetadataStore.open(PostgresBackend(url: url, maxConnections: poolSize ?? 20))
         }
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        // Refused before anything is created.
         let path = try Self.sqlitePath(url) ?? directory.appendingPathComponent("policyhub.sqlite").path
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return try await SQLMetadataStore.open(SQLiteBackend(path: path, maxConnections: poolSize ?? 4))
     }
 
@@ -72,8 +80,8 @@ struct StoreOptions: ParsableArguments {
             return String(url.dropFirst(prefix.count))
         }
         throw ValidationError(
-            "Unsupported --database-url '\(Environment.redacted(url))': this build stores metadata in SQLite (sqlite:PATH)."
-        )
+            "Unsupported --database-url '\(Environment.redacted(url))': use sqlite:PATH or "
+                + "postgres://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=disable|prefer|require|verify-full].")
     }
 }
 

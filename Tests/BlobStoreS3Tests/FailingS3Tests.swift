@@ -50,6 +50,44 @@ import Testing
         }
     }
 
+    /// HEAD and DELETE give up after about 2 s on an endpoint that accepts connections and answers too late, and on
+    /// one that refuses them, so clients get their 503 promptly; bodies keep their longer timeouts.
+    @Test func metadataCallsToAHangingOrRefusingEndpointFailWithinSeconds() async throws {
+        let router = Router()
+        let hang: @Sendable (Request, BasicRequestContext) async throws -> Response = { _, _ in
+            try await Task.sleep(for: .seconds(6))
+            return Response(status: .ok)
+        }
+        for method in [HTTPRequest.Method.head, .delete] { router.on("**", method: method, use: hang) }
+        let credentials = ["AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "s"]
+        try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+            .test(.live) { client in
+                let port = try #require(client.port)
+                let hanging = try S3BlobStore(
+                    url: "s3://bucket?endpoint=http://127.0.0.1:\(port)&region=us-east-1&path-style=true",
+                    environment: credentials)
+                // Port 9 (discard) has no listener on the test machines: connections are refused.
+                let refusing = try S3BlobStore(
+                    url: "s3://bucket?endpoint=http://127.0.0.1:9&region=us-east-1&path-style=true",
+                    environment: credentials)
+                for (name, store) in [("hanging", hanging), ("refusing", refusing)] {
+                    for operation in ["size", "delete"] {
+                        let started = ContinuousClock.now
+                        let error = await #expect(throws: RegistryError.self, "\(name) \(operation)") {
+                            if operation == "size" {
+                                _ = try await store.size(key: "k")
+                            } else {
+                                try await store.delete(key: "k")
+                            }
+                        }
+                        let elapsed = ContinuousClock.now - started
+                        #expect(error?.kind == .unavailable, "\(name) \(operation)")
+                        #expect(elapsed < .seconds(5), "\(name) \(operation) took \(elapsed)")
+                    }
+                }
+            }
+    }
+
     @Test func a4xxAnswerIsNotAnOutage() async throws {
         try await Self.withStore(answering: 403, code: "AccessDenied") { store in
             let error = await #expect(throws: S3Error.self) { _ = try await store.size(key: "k") }

@@ -3,24 +3,25 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import PolicyHubCore
+import PolicyHubTestSupport
 import Testing
 
 @testable import BlobStoreS3
 
 /// The S3 client against a real server: radosgw from `eval "$(scripts/start-radosgw.sh)"`, or any S3 named by
 /// `POLICYHUB_TEST_S3_URL` with credentials in `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`.
-@Suite(.enabled(if: LiveS3.url != nil, "POLICYHUB_TEST_S3_URL is not set"))
+@Suite(.enabled(if: TestStores.s3URL != nil, "POLICYHUB_TEST_S3_URL is not set"))
 struct S3ClientLiveTests {
     let store: S3BlobStore
     let prefix = "client-tests/\(UUID().uuidString.lowercased())/"
 
     init() throws {
-        store = try S3BlobStore(url: LiveS3.url ?? "")
+        store = try S3BlobStore(url: TestStores.s3URL ?? "")
     }
 
     var client: S3Client { store.client }
 
-    func body(_ text: String) -> ChunkedBytes { ChunkedBytes(Array(text.utf8)) }
+    func body(_ text: String) -> ChunkedBody { ChunkedBody(Array(text.utf8), chunkSize: 1_000) }
 
     @Test func aPresignedPutThenGetRoundTripsWithoutCredentials() async throws {
         let key = prefix + "presigned.tgz"
@@ -29,12 +30,12 @@ struct S3ClientLiveTests {
         #expect(!target.url.contains(try #require(ProcessInfo.processInfo.environment["AWS_SECRET_ACCESS_KEY"])))
         let bytes = Array("archive bytes \(UUID())".utf8)
         // A client sends whatever content headers it likes; none are signed.
-        let put = try await LiveS3.send(
+        let put = try await PresignedRequest.send(
             "PUT", target.url, body: bytes, headers: ["Content-Type": "application/gzip", "Content-Encoding": "gzip"])
         #expect(put.status == 200)
 
         #expect(try await store.size(key: key) == Int64(bytes.count))
-        let get = try await LiveS3.send("GET", store.presignedGetURL(key: key, expiresIn: 300))
+        let get = try await PresignedRequest.send("GET", store.presignedGetURL(key: key, expiresIn: 300))
         #expect(get.status == 200)
         #expect(get.body == bytes)
         try await store.delete(key: key)
@@ -50,10 +51,10 @@ struct S3ClientLiveTests {
         let longer = url.replacingOccurrences(of: "X-Amz-Expires=300", with: "X-Amz-Expires=600")
         for tampered in [otherKey, otherSignature, longer] {
             #expect(tampered != url)
-            #expect(try await LiveS3.send("GET", tampered).status == 403, "\(tampered)")
+            #expect(try await PresignedRequest.send("GET", tampered).status == 403, "\(tampered)")
         }
         let put = store.presignedPutURL(key: key, expiresIn: 300).url
-        #expect(try await LiveS3.send("GET", put).status == 403, "a PUT URL must not allow a GET")
+        #expect(try await PresignedRequest.send("GET", put).status == 403, "a PUT URL must not allow a GET")
         try await store.delete(key: key)
     }
 
@@ -64,9 +65,9 @@ struct S3ClientLiveTests {
             location: client.location, credentials: try AWSCredentials.fromEnvironment(),
             clock: WallClock { Date().addingTimeInterval(-600) })
         let get = past.presignedURL(method: "GET", key: client.location.objectKey(key), expiresIn: 1)
-        #expect(try await LiveS3.send("GET", get).status == 403)
+        #expect(try await PresignedRequest.send("GET", get).status == 403)
         let put = past.presignedURL(method: "PUT", key: client.location.objectKey(key), expiresIn: 1)
-        #expect(try await LiveS3.send("PUT", put, body: [1, 2, 3]).status == 403)
+        #expect(try await PresignedRequest.send("PUT", put, body: [1, 2, 3]).status == 403)
         #expect(try await store.size(key: key) == 3)
         try await store.delete(key: key)
     }
@@ -126,7 +127,7 @@ struct S3ClientLiveTests {
         let key = client.location.objectKey(prefix + "unknown-length")
         let bytes = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         let stored = try await store.write(
-            key: prefix + "unknown-length", body: ChunkedBytes(bytes, chunkSize: 4_096), maxBytes: 1 << 20)
+            key: prefix + "unknown-length", body: ChunkedBody(bytes, chunkSize: 4_096), maxBytes: 1 << 20)
         #expect(stored.size == 300_000)
         #expect(try await client.headObject(key: key)?.size == 300_000)
         var read: [UInt8] = []
@@ -188,43 +189,4 @@ struct S3ClientLiveTests {
         #expect(ContinuousClock.now - started < .seconds(10))
         try await httpClient.shutdown()
     }
-}
-
-enum LiveS3 {
-    static let url: String? = {
-        guard let url = ProcessInfo.processInfo.environment["POLICYHUB_TEST_S3_URL"], !url.isEmpty else { return nil }
-        return url
-    }()
-
-    /// A plain HTTP request, as a client holding only a presigned URL would send it.
-    static func send(
-        _ method: String, _ url: String, body: [UInt8]? = nil, headers: [String: String] = [:]
-    ) async throws -> (status: Int, body: [UInt8]) {
-        var request = HTTPClientRequest(url: url)
-        request.method = .init(rawValue: method)
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
-        let response = try await S3Client.sharedHTTPClient.execute(request, timeout: .seconds(30))
-        let collected = try await response.body.collect(upTo: 1 << 20)
-        return (Int(response.status.code), Array(collected.readableBytesView))
-    }
-}
-
-/// A request body made of the given chunks.
-struct ChunkedBytes: AsyncSequence, Sendable {
-    typealias Element = ByteBuffer
-    let chunks: [ByteBuffer]
-
-    init(_ bytes: [UInt8], chunkSize: Int = 1_000) {
-        chunks = stride(from: 0, to: bytes.count, by: chunkSize).map {
-            ByteBuffer(bytes: bytes[$0..<Swift.min($0 + chunkSize, bytes.count)])
-        }
-    }
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        var chunks: IndexingIterator<[ByteBuffer]>
-        mutating func next() async -> ByteBuffer? { chunks.next() }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(chunks: chunks.makeIterator()) }
 }

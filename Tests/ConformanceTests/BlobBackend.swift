@@ -2,6 +2,7 @@ import BlobStoreFileSystem
 import BlobStoreS3
 import Foundation
 import PolicyHubCore
+import PolicyHubTestSupport
 import Testing
 
 /// A blob store the conformance suite can run against, and how to see what it holds.
@@ -15,7 +16,7 @@ struct BlobBackend: Sendable, CustomTestStringConvertible {
     /// `AWS_SECRET_ACCESS_KEY`), e.g. from `eval "$(scripts/start-radosgw.sh)"`.
     static let available: [BlobBackend] = {
         var backends = [fileSystem]
-        if let url = ProcessInfo.processInfo.environment["POLICYHUB_TEST_S3_URL"], !url.isEmpty {
+        if let url = TestStores.s3URL {
             backends.append(s3(url: url))
         } else {
             print(
@@ -32,14 +33,22 @@ struct BlobBackend: Sendable, CustomTestStringConvertible {
         return BlobFixture(
             store: store,
             leftovers: { prefix in try fileSystemLeftovers(root: root, prefix: prefix) },
-            tearDown: { try? FileManager.default.removeItem(at: root) })
+            tearDown: { try? FileManager.default.removeItem(at: root) },
+            abandonWrite: { modified in
+                // What a write leaves when the process dies mid-stream: its temporary file in `.incoming`.
+                let file = root.appendingPathComponent(".incoming/\(UUID().uuidString)")
+                try Data(randomBytes(100, seed: 5)).write(to: file)
+                try FileManager.default.setAttributes([.modificationDate: modified], ofItemAtPath: file.path)
+            })
     }
 
     static func s3(url: String) -> BlobBackend {
         BlobBackend(name: "S3") {
             let store = try S3BlobStore(url: url)
+            // A write goes to S3 in one PUT once it is whole: an interrupted one leaves nothing in the bucket.
             return BlobFixture(
-                store: store, leftovers: { prefix in try await store.list(prefix: prefix).map(\.key) }, tearDown: {})
+                store: store, leftovers: { prefix in try await store.list(prefix: prefix).map(\.key) }, tearDown: {},
+                abandonWrite: nil)
         }
     }
 
@@ -59,9 +68,11 @@ struct BlobBackend: Sendable, CustomTestStringConvertible {
     }
 }
 
-/// One case's store. `leftovers(prefix)` lists what the store holds under a key prefix, temporary files included.
+/// One case's store. `leftovers(prefix)` lists what the store holds under a key prefix, temporary files included;
+/// `abandonWrite(modified)` leaves behind what a write interrupted at `modified` leaves, for stores where one can.
 struct BlobFixture: Sendable {
     let store: any BlobStore
     let leftovers: @Sendable (String) async throws -> [String]
     let tearDown: @Sendable () async -> Void
+    let abandonWrite: (@Sendable (Date) async throws -> Void)?
 }

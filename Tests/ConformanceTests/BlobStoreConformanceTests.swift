@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import NIOCore
 import PolicyHubCore
+import PolicyHubTestSupport
 import Testing
 
 /// One contract, every backend: each case runs against each of `BlobBackend.available`, under a key prefix of its
@@ -13,10 +14,14 @@ import Testing
     func withStore(
         _ backend: BlobBackend, _ body: (any BlobStore, String) async throws -> Void
     ) async throws {
+        try await withFixture(backend) { fixture, prefix in try await body(fixture.store, prefix) }
+    }
+
+    func withFixture(_ backend: BlobBackend, _ body: (BlobFixture, String) async throws -> Void) async throws {
         let fixture = try await backend.make()
         let prefix = "conformance/\(UUID().uuidString.lowercased())/"
         do {
-            try await body(fixture.store, prefix)
+            try await body(fixture, prefix)
             #expect(try await fixture.leftovers(prefix) == [], "\(backend.name) left objects behind")
         } catch {
             await fixture.tearDown()

@@ -1,7 +1,7 @@
 import Foundation
 import MetadataStoreSQL
 import PolicyHubCore
-import SQLKit
+import PolicyHubTestSupport
 
 /// A database to run the metadata store suite against: SQLite always, PostgreSQL when
 /// `POLICYHUB_TEST_POSTGRES_URL` names one. Each case gets a database of its own, removed afterwards.
@@ -9,10 +9,8 @@ enum MetadataBackend: String, CustomStringConvertible, Sendable {
     case sqlite
     case postgres
 
-    static let postgresURL = ProcessInfo.processInfo.environment["POLICYHUB_TEST_POSTGRES_URL"]
-
     static let available: [MetadataBackend] = {
-        if postgresURL == nil {
+        if TestStores.postgresURL == nil {
             print("notice: POLICYHUB_TEST_POSTGRES_URL is not set; the metadata store suite runs on SQLite only.")
             return [.sqlite]
         }
@@ -37,21 +35,15 @@ enum MetadataBackend: String, CustomStringConvertible, Sendable {
             let open: Opener = { try await SQLMetadataStore.open(SQLiteBackend(path: path)) }
             return try await Self.run(try await open(), open, body)
         case .postgres:
-            guard let url = Self.postgresURL else { throw BackendUnavailable() }
-            let name = "policyhub_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-            let admin = try PostgresBackend(url: url, maxConnections: 1)
-            defer { Task { try? await admin.shutdown() } }
-            try await admin.withConnection { try await $0.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
-            let caseURL = Self.replacingDatabase(in: url, with: name)
-            let open: Opener = { try await SQLMetadataStore.open(PostgresBackend(url: caseURL)) }
+            let database = try await TestDatabase.create("test")
+            let open: Opener = { try await SQLMetadataStore.open(PostgresBackend(url: database.url)) }
             do {
                 let result = try await Self.run(try await open(), open, body)
-                try await admin.withConnection { try await $0.raw("DROP DATABASE \(unsafeRaw: name)").run() }
+                // Not forced: every store the case opened must have been shut down.
+                try await database.drop(force: false)
                 return result
             } catch {
-                try? await admin.withConnection {
-                    try await $0.raw("DROP DATABASE \(unsafeRaw: name) WITH (FORCE)").run()
-                }
+                try? await database.drop()
                 throw error
             }
         }
@@ -70,15 +62,7 @@ enum MetadataBackend: String, CustomStringConvertible, Sendable {
             throw error
         }
     }
-
-    static func replacingDatabase(in url: String, with name: String) -> String {
-        guard var components = URLComponents(string: url) else { return url }
-        components.path = "/" + name
-        return components.string ?? url
-    }
 }
-
-struct BackendUnavailable: Error {}
 
 /// Expects `body` to fail with a domain error of `kind`, and returns it for further checks.
 @discardableResult

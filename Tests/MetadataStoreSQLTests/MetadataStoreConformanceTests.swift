@@ -22,7 +22,7 @@ struct MetadataStoreConformanceTests {
         let version = try await store.beginVersion(organization: org, draft: draft(name, tag: tag), at: now)
         let archive = StoredBlob(key: "k/\(version.id)", size: 10, sha256: "ab")
         _ = try await store.recordUpload(versionID: version.id, archive: archive, at: now)
-        try await store.completeVersion(versionID: version.id, uploadedKey: archive.key, archive: archive, at: now)
+        try await store.completeVersion(versionID: version.id, recordedUpload: archive.key, archive: archive, at: now)
         return try #require(try await store.version(id: version.id))
     }
 
@@ -171,17 +171,18 @@ struct MetadataStoreConformanceTests {
             // Completing with an archive that is no longer the current one fails: a new upload came in.
             try await expectRegistryError(.conflict) {
                 try await store.completeVersion(
-                    versionID: version.id, uploadedKey: first.key, archive: first, at: Self.now)
+                    versionID: version.id, recordedUpload: first.key, archive: first, at: Self.now)
             }
             // Completing may move the archive to a sealed key.
             let verified = StoredBlob(key: "sealed/2", size: 2, sha256: "cafe")
-            try await store.completeVersion(versionID: version.id, uploadedKey: "k/2", archive: verified, at: Self.now)
+            try await store.completeVersion(
+                versionID: version.id, recordedUpload: "k/2", archive: verified, at: Self.now)
             let completed = try #require(try await store.version(id: version.id))
             #expect(completed.archive == verified)
             #expect(completed.completedAt == Self.now)
             try await expectRegistryError(.invalid) {
                 try await store.completeVersion(
-                    versionID: version.id, uploadedKey: "sealed/2", archive: verified, at: Self.now)
+                    versionID: version.id, recordedUpload: "sealed/2", archive: verified, at: Self.now)
             }
             try await expectRegistryError(.conflict) {
                 _ = try await store.recordUpload(versionID: version.id, archive: first, at: Self.now)

@@ -1,5 +1,6 @@
 import Foundation
 import PackArchive
+import PolicyHubTestSupport
 import Testing
 
 /// A sandbox with an (empty) extraction destination and a sibling directory the archive must never reach.

@@ -1,4 +1,5 @@
 import PackArchive
+import PolicyHubTestSupport
 import Testing
 
 @Suite("GzipInflater")

@@ -1,5 +1,6 @@
 import Foundation
 import PackArchive
+import PolicyHubTestSupport
 import Testing
 
 /// A hand-crafted malicious or broken archive and the problem it must be rejected with.

@@ -1,6 +1,7 @@
 import CZlib
 import Foundation
 import PackArchive
+import PolicyHubTestSupport
 import Testing
 
 /// A realistic policy pack source tree: nested directories, an executable, a non-ASCII name and a path longer than

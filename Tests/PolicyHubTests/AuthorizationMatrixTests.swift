@@ -35,9 +35,61 @@ struct AuthorizationMatrixTests {
             }
             #expect(try await fixture.snapshot() == expected)
             #expect(cells == MatrixCaller.allCases.count * routes.count)
+            // Every refusal of a signed-in caller by an organization route is in that organization's audit trail.
+            let refusals = MatrixCaller.allCases.reduce(0) { count, caller in
+                count + routes.filter { [.forbidden, .notFound].contains($0.expectedStatus(for: caller)) }.count
+            }
+            let denied = try await server.store.auditEvents(
+                AuditQuery(
+                    organization: MatrixFixture.org, action: AuditAction.authorizationDenied, limit: 10_000),
+                after: nil)
+            #expect(denied.count == refusals, "\(denied.map(\.target))")
             print(
                 "authorization matrix: \(MatrixCaller.allCases.count) callers x \(routes.count) routes = \(cells) cells"
             )
+        }
+    }
+}
+
+/// The matrix's routes come from a list written by hand; the API document decides what must be on it.
+@Suite("Authorization matrix coverage")
+struct AuthorizationMatrixCoverageTests {
+    /// `METHOD /path/{template}` for every operation of `openapi.yaml`.
+    static func documentedOperations() throws -> Set<String> {
+        let document = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Sources/PolicyHubAPI/openapi.yaml")
+        var operations: Set<String> = []
+        var path: String?
+        for line in try String(contentsOf: document, encoding: .utf8).split(separator: "\n") {
+            if line.hasPrefix("  /"), line.hasSuffix(":") {
+                path = String(line.dropFirst(2).dropLast())
+            } else if line.hasPrefix("  "), !line.hasPrefix("   ") {
+                path = nil
+            } else if let path, line.hasPrefix("    "), !line.hasPrefix("     "),
+                let method = ["get", "put", "post", "delete", "patch", "head"].first(where: { line == "    \($0):" })
+            {
+                operations.insert("\(method.uppercased()) \(path)")
+            }
+        }
+        return operations
+    }
+
+    @Test func everyDocumentedOperationIsInTheMatrix() async throws {
+        let documented = try Self.documentedOperations()
+        #expect(documented.count > 40, "the document's operations were not found")
+        try await TestServer.with { server, api in
+            let routes = try await MatrixFixture.build(server, api).routes
+            let missing = documented.filter { operation in
+                let parts = operation.split(separator: " ", maxSplits: 1).map(String.init)
+                let pattern = "^" + parts[1].replacing(/\{[^}]+\}/, with: "[^/]+") + "$"
+                return !routes.contains { route in
+                    route.method.rawValue == parts[0]
+                        && (route.path.split(separator: "?").first.map(String.init) ?? "").wholeMatch(
+                            of: try! Regex(pattern))
+                            != nil
+                }
+            }
+            #expect(missing.isEmpty, "operations of openapi.yaml the matrix does not call: \(missing.sorted())")
         }
     }
 }
@@ -161,7 +213,7 @@ struct MatrixFixture {
         try await identity.revokeToken(id: revokedID.id)
         let expired = try await identity.createToken(login: "boss", description: "expiring", lifetime: 60)
 
-        let archive = try Fixtures.packArchive()
+        let archive = Fixtures.packArchive()
         let schema: JSONValue = ["type": "object", "properties": ["limit": ["type": "integer"]]]
         let policies = [Fixtures.policy("rule", schema: schema)]
         try await api.publish(org, "acme-guard", tag: "1.0.0", token: admin, policies: policies, archive: archive)
@@ -318,6 +370,7 @@ struct MatrixFixture {
             .init(method: .head, path: downloadPath, access: .signedLink, success: .ok),
 
             .init(method: .get, path: "/healthz", access: .open, success: .ok),
+            .init(method: .get, path: "/readyz", access: .open, success: .ok),
             .init(method: .get, path: "/api/openapi.yaml", access: .open, success: .ok),
         ]
         return routes

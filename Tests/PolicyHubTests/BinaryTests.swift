@@ -22,7 +22,7 @@ struct BinaryTests {
         #expect(server.output.contains(token))
         #expect(server.output.contains("pulumi login http://127.0.0.1:\(server.port)"))
 
-        let archive = try Fixtures.packArchive()
+        let archive = Fixtures.packArchive()
         try await server.withClient { api in
             let user = try await api.send(.get, "/api/user", token: token)
             #expect(user.json["githubLogin"] == "admin")

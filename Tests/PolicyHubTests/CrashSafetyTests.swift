@@ -7,6 +7,7 @@ import MetadataStoreSQL
 import NIOCore
 import NIOHTTP1
 import PolicyHubCore
+import PolicyHubTestSupport
 import SQLKit
 import Testing
 
@@ -15,6 +16,9 @@ import Testing
 @Suite("Crash safety", .serialized)
 struct CrashSafetyTests {
     static let kills = 30
+    /// Far fewer than a run acknowledges (hundreds on SQLite, dozens on PostgreSQL and S3), but more than a run in
+    /// which publishing mostly failed would.
+    static let minimumAcknowledged = 20
 
     @Test func sqliteAndFilesSurviveKills() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("policyhub-crash-\(UUID())")
@@ -93,7 +97,13 @@ struct CrashSafetyTests {
         }
         await ledger.stop()
         try await clients.value
-        print("crash safety: survived \(kills) SIGKILLs; \(await ledger.completed.count) versions acknowledged")
+        let acknowledged = await ledger.completed.count
+        print("crash safety: survived \(kills) SIGKILLs; \(acknowledged) versions acknowledged")
+        #expect(acknowledged >= minimumAcknowledged, "publishing mostly failed: \(server.log.suffix(2000))")
+        // Once the kills stop, the last server takes publishes as before.
+        await Self.step(client, base: base, token: token, writer: 4, index: 1, ledger: ledger)
+        #expect(await ledger.completed["crash-0@4.1.0"] != nil, "a publish after the last restart failed")
+        try await Self.checkDownloads(client, base: base, token: token, ledger: ledger)
         #expect(try await server.terminate() == 0)
         try await client.shutdown()
 
@@ -117,7 +127,7 @@ struct CrashSafetyTests {
                     timeout: .seconds(10))
                 return
             }
-            let archive = try Fixtures.packArchive(files: [
+            let archive = Fixtures.packArchive(files: [
                 "package/PulumiPolicy.yaml": "runtime: nodejs\n", "package/index.js": "// \(tag)\n",
             ])
             let created = try await client.api(
@@ -133,6 +143,30 @@ struct CrashSafetyTests {
             }
         } catch {
             try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Every version a client saw completed, and did not try to delete, is served to stacks with the archive the
+    /// client uploaded: applied to the default group in turn, each download link must give back the same bytes.
+    static func checkDownloads(_ client: HTTPClient, base: String, token: String, ledger: Ledger) async throws {
+        let deleting = await ledger.deleting
+        let survivors = await ledger.completed.filter { !deleting.contains($0.key) }
+        for (name, sha256) in survivors.sorted(by: { $0.key < $1.key }) {
+            let parts = name.split(separator: "@").map(String.init)
+            let selector: JSONValue = ["addPolicyPack": ["name": .string(parts[0]), "versionTag": .string(parts[1])]]
+            let applied = try await client.api(
+                .PATCH, "\(base)/api/orgs/default/policygroups/default-policy-group", token: token,
+                body: try selector.encoded())
+            #expect(applied.status == 204, "applying \(name): \(applied.json)")
+            let required = try await client.api(
+                .GET, "\(base)/api/stacks/default/crash/check/policypacks", token: token)
+            let policy = required.json["requiredPolicies"]?.arrayValue?.first { $0["name"]?.stringValue == parts[0] }
+            #expect(policy?["versionTag"]?.stringValue == parts[1], "\(name)")
+            let location = try #require(policy?["packLocation"]?.stringValue, "no download link for \(name)")
+            let download = try await client.execute(HTTPClientRequest(url: location), timeout: .seconds(30))
+            #expect(download.status == .ok, "\(name)")
+            let bytes = try await download.body.collect(upTo: 10 << 20)
+            #expect(SHA256.hash(data: Array(buffer: bytes)).hexString == sha256, "\(name) downloads other bytes")
         }
     }
 

@@ -32,6 +32,30 @@ struct FetchTests {
         }
     }
 
+    /// Printed arguments are shell-quoted: a cache path with a space and a quote reads back as one word in `sh`.
+    @Test func printedPathsAreShellQuoted() async throws {
+        try await withServer(applyGuard: true) { server, token, archive in
+            let awkward = directory.appendingPathComponent("my packs/it's here", isDirectory: true)
+            let result = try PolicyHubBinary.run([
+                "fetch", "--server", "http://127.0.0.1:\(server.port)", "--token", token, "--stack", "default/web/dev",
+                "--dest", awkward.path,
+            ])
+            #expect(result.status == 0, "\(result.stderr)")
+            let shell = Process()
+            shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+            shell.arguments = ["-c", "eval \"set -- $1\"; printf '%s\\n' \"$@\"", "sh", result.stdout]
+            let out = Pipe()
+            shell.standardOutput = out
+            try shell.run()
+            let words = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            shell.waitUntilExit()
+            let packDirectory = awkward.appendingPathComponent("packs/\(try sha256(archive))/package").path
+            let configFile = awkward.appendingPathComponent("config/default.web.dev.guard.json").path
+            #expect(words == "--policy-pack\n\(packDirectory)\n--policy-pack-config\n\(configFile)\n")
+            #expect(FileManager.default.fileExists(atPath: packDirectory + "/PulumiPolicy.yaml"))
+        }
+    }
+
     @Test func aSecondFetchDownloadsNothing() async throws {
         try await withServer(applyGuard: true) { server, token, archive in
             let first = try fetch(server, token: token)
@@ -184,7 +208,7 @@ struct FetchTests {
         do {
             try await server.waitUntilReady()
             let token = try server.initialAdminToken()
-            let archive = try Fixtures.packArchive(files: [
+            let archive = Fixtures.packArchive(files: [
                 "package/PulumiPolicy.yaml": Self.manifest, "package/index.js": "// rules\n",
             ])
             try await server.withClient { api in

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import PolicyHubCore
 import PolicyHubHTTP
+import PolicyHubServer
 import Synchronization
 import Testing
 
@@ -107,7 +108,8 @@ struct FuzzRegressionTests {
             #expect(applied.status == .noContent, "\(applied.text)")
 
             let log = LogRecorder()
-            let app = try buildApplication(server.services, host: "127.0.0.1", port: 0, logger: log.logger)
+            let app = try await Server(configuration: server.configuration, stores: server.stores, logger: log.logger)
+                .application()
             try await app.test(.live) { client in
                 let response = try await APIClient(client: client).send(
                     .get, "/api/stacks/default/web/prod/policypacks", token: server.adminToken)

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import NIOCore
 import PolicyHubCore
+import PolicyHubTestSupport
 import Testing
 
 /// Abandoned pending versions and unreferenced archives are swept; nothing in use ever is.
@@ -13,11 +14,11 @@ struct GarbageCollectionTests {
             try await api.publish("default", "p", tag: "1.0.0", token: token)
             let uploaded = try await api.send(
                 .post, "/api/orgs/default/policypacks", token: token, json: Fixtures.createBody("p", tag: "2.0.0"))
-            _ = try await api.upload(try #require(uploaded.json["uploadURI"]?.stringValue), try Fixtures.packArchive())
+            _ = try await api.upload(try #require(uploaded.json["uploadURI"]?.stringValue), Fixtures.packArchive())
             _ = try await api.send(
                 .post, "/api/orgs/default/policypacks", token: token, json: Fixtures.createBody("q", tag: "1.0.0"))
             let orphan = try await server.blobs.write(
-                key: "policypacks/orphan/left/behind.tgz", body: [ByteBuffer(string: "junk")].async, maxBytes: 1000)
+                key: "policypacks/orphan/left/behind.tgz", body: ChunkedBody(Array("junk".utf8)), maxBytes: 1000)
             #expect(try server.storedArchives().count == 3)
 
             // A day and an hour later, everything but the completed version is abandoned.
@@ -51,7 +52,7 @@ struct GarbageCollectionTests {
     @Test func aYoungUnreferencedArchiveIsLeftForTheUploadAboutToRecordIt() async throws {
         try await TestServer.with { server, _ in
             _ = try await server.blobs.write(
-                key: "policypacks/in/flight.tgz", body: [ByteBuffer(string: "uploading")].async, maxBytes: 1000)
+                key: "policypacks/in/flight.tgz", body: ChunkedBody(Array("uploading".utf8)), maxBytes: 1000)
             let soon = Date().addingTimeInterval(600)
             let collector = GarbageCollector(
                 store: server.store, blobs: server.blobs, grace: 3600, clock: WallClock { soon },
@@ -83,26 +84,4 @@ struct GarbageCollectionTests {
         let again = try PolicyHubBinary.run(["admin", "gc", "--pending-ttl", "0"] + store)
         #expect(again.stdout.hasPrefix("Removed 0 pending version(s)"))
     }
-}
-
-extension Array where Element: Sendable {
-    /// The elements as an async sequence, for stores that take streamed bodies.
-    var async: AsyncArray<Element> { AsyncArray(elements: self) }
-}
-
-struct AsyncArray<Element: Sendable>: AsyncSequence, Sendable {
-    let elements: [Element]
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        var index = 0
-        let elements: [Element]
-
-        mutating func next() async -> Element? {
-            guard index < elements.count else { return nil }
-            defer { index += 1 }
-            return elements[index]
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(elements: elements) }
 }

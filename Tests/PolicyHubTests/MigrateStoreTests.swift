@@ -4,6 +4,7 @@ import HTTPTypes
 import MetadataStoreSQL
 import NIOCore
 import PolicyHubCore
+import PolicyHubTestSupport
 import SQLKit
 import Testing
 
@@ -20,7 +21,7 @@ struct MigrateStoreTests {
         let token = try server.initialAdminToken()
         try await server.withClient { api in
             for index in 0..<100 {
-                let archive = try Fixtures.packArchive(files: [
+                let archive = Fixtures.packArchive(files: [
                     "package/PulumiPolicy.yaml": "runtime: nodejs\n", "package/index.js": "// pack \(index)\n",
                 ])
                 try await api.publish("default", "pack-\(index)", tag: "1.0.0", token: token, archive: archive)

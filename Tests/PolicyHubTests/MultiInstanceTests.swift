@@ -8,6 +8,7 @@ import MetadataStoreSQL
 import NIOCore
 import NIOHTTP1
 import PolicyHubCore
+import PolicyHubTestSupport
 import SQLKit
 import Testing
 
@@ -55,7 +56,7 @@ struct MultiInstanceTests {
                     for index in 0..<perWriter {
                         let pack = "shared-\(writer % 2)"
                         let tag = "\(writer).\(index).0"
-                        let archive = try Fixtures.packArchive(files: [
+                        let archive = Fixtures.packArchive(files: [
                             "package/PulumiPolicy.yaml": "runtime: nodejs\n", "package/index.js": "// \(tag)\n",
                         ])
                         try await Self.publish(

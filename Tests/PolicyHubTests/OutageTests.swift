@@ -6,6 +6,7 @@ import HTTPTypes
 import NIOCore
 import NIOHTTP1
 import PolicyHubCore
+import PolicyHubTestSupport
 import Testing
 
 /// Dependencies going away: requests answer 503 promptly, /readyz turns not-ready, and service resumes by itself
@@ -135,7 +136,7 @@ struct OutageTests {
         let created = try await client.api(
             .POST, base, token: token, body: Fixtures.createBody("guard", tag: "1.0.0").encoded())
         let uploadURI = try #require(created.json["uploadURI"]?.stringValue)
-        let archive = try Fixtures.packArchive()
+        let archive = Fixtures.packArchive()
         #expect(try await client.put(uploadURI, archive) == 200)
 
         try Self.script("radosgw-gateway.sh", environment, arguments: ["stop"])

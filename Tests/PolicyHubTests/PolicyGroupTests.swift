@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import MetadataStoreSQL
 import PolicyHubCore
 import Testing
 
@@ -213,6 +214,48 @@ struct PolicyGroupTests {
             #expect(
                 missing.json["errors"]?.arrayValue?.compactMap { $0["attribute"]?.stringValue } == ["/s3/allowedAcls"])
             #expect(try await api.send(.get, Self.defaultGroup, token: token).json["appliedPolicyPacks"] == [])
+        }
+    }
+
+    /// `additionalProperties: false` at the top of a schema closes it; `enforcementLevel` is still allowed.
+    @Test func aClosedConfigSchemaRefusesUnknownKeys() async throws {
+        let closed: JSONValue = [
+            "type": "object", "properties": ["nodeCount": ["type": "integer"]], "required": ["nodeCount"],
+            "additionalProperties": false,
+        ]
+        try await TestServer.with { server, api in
+            let token = server.adminToken
+            try await api.publish(
+                "default", "nodes", tag: "1.0.0", token: token, policies: [Fixtures.policy("count", schema: closed)])
+            func apply(_ config: JSONValue) async throws -> APIResponse {
+                try await api.send(
+                    .patch, Self.defaultGroup, token: token,
+                    json: ["addPolicyPack": ["name": "nodes", "versionTag": "1.0.0", "config": ["count": config]]])
+            }
+            let refused = try await apply(["nodeCount": 1, "extraKnob": 2])
+            #expect(refused.status == .badRequest)
+            #expect(
+                refused.json["errors"]?.arrayValue?.compactMap { $0["attribute"]?.stringValue } == ["/count/extraKnob"])
+            #expect(try await api.send(.get, Self.defaultGroup, token: token).json["appliedPolicyPacks"] == [])
+            let accepted = try await apply(["nodeCount": 1, "enforcementLevel": "advisory"])
+            #expect(accepted.status == .noContent, "\(accepted.text)")
+        }
+    }
+
+    /// The store itself refuses, in the transaction that would change it, to rename or delete the default group.
+    @Test func theStoreRefusesToRenameOrDeleteTheDefaultGroup() async throws {
+        try await TestServer.with { server, _ in
+            await #expect(throws: RegistryError.self) {
+                try await server.store.deleteGroup(organization: "default", name: "default-policy-group")
+            }
+            var rename = GroupChanges()
+            rename.newName = "renamed"
+            await #expect(throws: RegistryError.self) {
+                try await server.store.updateGroup(
+                    organization: "default", name: "default-policy-group", changes: rename)
+            }
+            let group = try await server.store.group(organization: "default", name: "default-policy-group")
+            #expect(group.isOrgDefault)
         }
     }
 

@@ -23,7 +23,7 @@ struct PublishTests {
             #expect(pending.status == .badRequest)
             #expect(pending.message == "Cannot get incomplete Policy Pack")
 
-            let uploaded = try await api.upload(uploadURI, try Fixtures.packArchive())
+            let uploaded = try await api.upload(uploadURI, Fixtures.packArchive())
             #expect(uploaded.status == .ok)
             let completed = try await api.send(
                 .post, "/api/orgs/default/policypacks/aws/versions/1.4.0/complete", token: token)
@@ -85,7 +85,7 @@ struct PublishTests {
             #expect(first.json["uploadURI"] != second.json["uploadURI"])
             // Either link still works for the pending version.
             let uploaded = try await api.upload(
-                try #require(first.json["uploadURI"]?.stringValue), try Fixtures.packArchive())
+                try #require(first.json["uploadURI"]?.stringValue), Fixtures.packArchive())
             #expect(uploaded.status == .ok)
         }
     }

@@ -134,8 +134,8 @@ struct UploadTests {
         let archive: [UInt8] =
             switch kind {
             case "not gzip": Array("plain text, not an archive".utf8)
-            case "no manifest": try Fixtures.packArchive(files: ["package/index.js": "x"])
-            default: try HostileArchives.withEntry(named: "package/../../evil.txt")
+            case "no manifest": Fixtures.packArchive(files: ["package/index.js": "x"])
+            default: HostileArchives.withEntry(named: "package/../../evil.txt")
             }
         try await TestServer.with { server, api in
             let uploadURI = try await createVersion(api, server.adminToken)
@@ -146,7 +146,7 @@ struct UploadTests {
             #expect(response.message?.hasPrefix("The uploaded archive is not a valid policy pack") == true)
             #expect(response.message?.contains(reason) == true)
             // Still pending: a corrected upload can be completed.
-            #expect(try await api.upload(uploadURI, try Fixtures.packArchive()).status == .ok)
+            #expect(try await api.upload(uploadURI, Fixtures.packArchive()).status == .ok)
             let retried = try await api.send(
                 .post, "/api/orgs/default/policypacks/p/versions/1.0.0/complete", token: server.adminToken)
             #expect(retried.status == .noContent)
@@ -159,11 +159,11 @@ struct UploadTests {
             var tampered = Array(uploadURI)
             let index = tampered.count - 5
             tampered[index] = tampered[index] == "A" ? "B" : "A"
-            let response = try await api.upload(String(tampered), try Fixtures.packArchive())
+            let response = try await api.upload(String(tampered), Fixtures.packArchive())
             #expect(response.status == .forbidden)
             #expect(response.code == 403)
             let garbage = try await api.upload(
-                TestServer.publicURL + "/api/uploads/garbage", try Fixtures.packArchive())
+                TestServer.publicURL + "/api/uploads/garbage", Fixtures.packArchive())
             #expect(garbage.status == .forbidden)
         }
     }
@@ -172,7 +172,7 @@ struct UploadTests {
         try await TestServer.with(uploadLinkLifetime: 60) { server, api in
             let uploadURI = try await createVersion(api, server.adminToken)
             server.clock.advance(by: 61)
-            let response = try await api.upload(uploadURI, try Fixtures.packArchive())
+            let response = try await api.upload(uploadURI, Fixtures.packArchive())
             #expect(response.status == .forbidden)
             #expect(response.message?.contains("expired") == true)
         }
@@ -181,11 +181,11 @@ struct UploadTests {
     @Test func uploadingToACompletedVersionIsAConflict() async throws {
         try await TestServer.with { server, api in
             let uploadURI = try await createVersion(api, server.adminToken)
-            #expect(try await api.upload(uploadURI, try Fixtures.packArchive()).status == .ok)
+            #expect(try await api.upload(uploadURI, Fixtures.packArchive()).status == .ok)
             _ = try await api.send(
                 .post, "/api/orgs/default/policypacks/p/versions/1.0.0/complete", token: server.adminToken)
             let response = try await api.upload(
-                uploadURI, try Fixtures.packArchive(files: ["package/PulumiPolicy.yaml": "changed"]))
+                uploadURI, Fixtures.packArchive(files: ["package/PulumiPolicy.yaml": "changed"]))
             #expect(response.status == .conflict)
             #expect(try server.storedArchives().count == 1)
         }
@@ -217,9 +217,9 @@ struct UploadTests {
         try await TestServer.with { server, api in
             let uploadURI = try await createVersion(api, server.adminToken)
             #expect(
-                try await api.upload(uploadURI, try Fixtures.packArchive(files: ["package/index.js": "x"])).status
+                try await api.upload(uploadURI, Fixtures.packArchive(files: ["package/index.js": "x"])).status
                     == .ok)
-            #expect(try await api.upload(uploadURI, try Fixtures.packArchive()).status == .ok)
+            #expect(try await api.upload(uploadURI, Fixtures.packArchive()).status == .ok)
             #expect(try server.storedArchives().count == 1)
             let completed = try await api.send(
                 .post, "/api/orgs/default/policypacks/p/versions/1.0.0/complete", token: server.adminToken)

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import MetadataStoreSQL
 import PolicyHubCore
 import Testing
 
@@ -91,7 +92,7 @@ struct RegistryTests {
 
     @Test func listsArePaginatedWithAContinuationToken() async throws {
         try await TestServer.with { server, api in
-            let archive = try Fixtures.packArchive()
+            let archive = Fixtures.packArchive()
             for index in 0..<103 {
                 try await api.publish(
                     "default", String(format: "pack-%03d", index), tag: "1.0.0", token: server.adminToken,
@@ -122,7 +123,8 @@ struct RegistryTests {
             let latest = try await api.send(
                 .get, "/api/registry/policypacks/private/default/p/versions/latest", token: server.adminToken)
             #expect(latest.json["policyPack"]?["version"] == "2.0.0")
-            #expect(latest.json["policyPack"]?["policies"]?.arrayValue?.first?["name"] == "rule")
+            #expect(latest.json["policies"]?.arrayValue?.first?["name"] == "rule")
+            #expect(latest.json["policyPack"]?["policies"] == nil)
             let orgView = try await api.send(
                 .get, "/api/orgs/default/registry/policypacks/p?tag=1.0.0", token: server.adminToken)
             #expect(orgView.json["policyPack"]?["version"] == "1.0.0")
@@ -136,6 +138,47 @@ struct RegistryTests {
         }
     }
 
+    /// Pulumi's `GetRegistryPolicyPackVersionResponse` carries `policies: [AppPolicy]` beside `policyPack`.
+    @Test func aRegistryVersionCarriesItsPoliciesWithEveryField() async throws {
+        let schema: JSONValue = [
+            "type": "object", "properties": ["nodeCount": ["type": "integer", "default": 3]], "required": ["nodeCount"],
+        ]
+        let policy: JSONValue = [
+            "name": "node-count", "displayName": "Node count", "description": "Clusters have enough nodes.",
+            "enforcementLevel": "mandatory", "message": "too few nodes", "configSchema": schema, "severity": "high",
+            "framework": ["name": "cis", "version": "1.2", "reference": "5.1", "specification": "CIS Kubernetes"],
+            "tags": ["k8s", "availability"], "remediationSteps": "Raise nodeCount.", "url": "https://example.com/nc",
+        ]
+        try await TestServer.with { server, api in
+            try await api.publish("default", "p", tag: "1.0.0", token: server.adminToken, policies: [policy])
+            for path in [
+                "/api/registry/policypacks/private/default/p/versions/1.0.0",
+                "/api/registry/policypacks/private/default/p/versions/1",
+                "/api/registry/policypacks/private/default/p/versions/latest",
+                "/api/preview/registry/policypacks/private/default/p/versions/1.0.0",
+            ] {
+                let response = try await api.send(.get, path, token: server.adminToken)
+                #expect(response.status == .ok, "\(path): \(response.text)")
+                #expect(response.json["policyPack"]?["version"] == "1.0.0", "\(path)")
+                let policies = try #require(response.json["policies"]?.arrayValue, "\(path): \(response.text)")
+                #expect(policies == [policy], "\(path)")
+            }
+        }
+    }
+
+    @Test func aRegistryPublishNamingAnotherPackWritesNothing() async throws {
+        try await TestServer.with { server, api in
+            let refused = try await api.send(
+                .post, "/api/registry/policypacks/private/default/p/versions", token: server.adminToken,
+                json: Fixtures.createBody("other", tag: "1.0.0", tagKey: "version"))
+            #expect(refused.status == .badRequest)
+            #expect(refused.text.contains("does not match the policy pack 'p'"), "\(refused.text)")
+            #expect(try await server.store.pendingVersions(before: .distantFuture).isEmpty)
+            let events = try await server.store.auditEvents(AuditQuery(organization: "default"), after: nil)
+            #expect(!events.contains { $0.action == AuditAction.versionCreated }, "\(events)")
+        }
+    }
+
     @Test func registryPublishIsTwoPhaseAndVisibleThroughTheOrgAPI() async throws {
         try await TestServer.with { server, api in
             let body = Fixtures.createBody("reg", tag: "3.0.0", tagKey: "version")
@@ -146,7 +189,7 @@ struct RegistryTests {
             #expect(created.json["version"] == "3.0.0")
             let operationID = try #require(created.json["operationID"]?.stringValue)
             let uploadURI = try #require(created.json["uploadURI"]?.stringValue)
-            #expect(try await api.upload(uploadURI, try Fixtures.packArchive()).status == .ok)
+            #expect(try await api.upload(uploadURI, Fixtures.packArchive()).status == .ok)
             let wrongOperation = try await api.send(
                 .post, "/api/registry/policypacks/private/default/reg/versions/3.0.0/complete",
                 token: server.adminToken, json: ["operationID": "not-this-one"])

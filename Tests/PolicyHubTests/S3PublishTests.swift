@@ -8,6 +8,7 @@ import NIOCore
 import NIOHTTP1
 import PolicyHubCore
 import PolicyHubHTTP
+import PolicyHubTestSupport
 import Testing
 
 /// Publishing and downloading through an S3-compatible bucket: clients talk to the bucket through presigned URLs,
@@ -43,7 +44,7 @@ struct S3PublishTests {
             #expect(missing.status == .badRequest)
 
             // A careless uploader's Content-Encoding must not reach downloads.
-            let archive = try Fixtures.packArchive()
+            let archive = Fixtures.packArchive()
             #expect(try await client.put(uploadURI, archive, headers: ["Content-Encoding": "gzip"]) == 200)
             var tampered = uploadURI
             tampered.replaceSubrange(tampered.index(tampered.endIndex, offsetBy: -4)..., with: "0000")
@@ -75,6 +76,38 @@ struct S3PublishTests {
         for listing in try await store.list(prefix: "") { try await store.delete(key: listing.key) }
     }
 
+    /// Concurrent creates of one pending tag each hand out an upload URI; whichever the client uses, complete works.
+    @Test func anyUploadURIOfRacingCreatesLeadsToASuccessfulComplete() async throws {
+        let store = try Self.store("race")
+        let client = S3Client.makeHTTPClient()
+        defer { _ = client.shutdown() }
+        try await TestServer.with(blobStore: { _ in store }) { server, api in
+            let token = server.adminToken
+            let created = try await withThrowingTaskGroup(of: APIResponse.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        try await api.send(
+                            .post, "/api/orgs/default/policypacks", token: token,
+                            json: Fixtures.createBody("guard", tag: "1.0.0"))
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(created.map(\.status) == Array(repeating: .created, count: 8))
+            #expect(Set(created.compactMap { $0.json["version"] }).count == 1)
+            let uris = created.compactMap { $0.json["uploadURI"]?.stringValue }
+            let archive = Fixtures.packArchive()
+            // The first link handed out is the one a later create would have replaced.
+            #expect(try await client.put(try #require(uris.first), archive) == 200)
+            let completed = try await api.send(
+                .post, "/api/orgs/default/policypacks/guard/versions/1.0.0/complete", token: token)
+            #expect(completed.status == .noContent, "\(completed.text)")
+            let version = try await server.store.version(organization: "default", pack: "guard", reference: "1.0.0")
+            #expect(version.archive?.sha256 == SHA256.hash(data: Data(archive)).hexString)
+        }
+        for listing in try await store.list(prefix: "") { try await store.delete(key: listing.key) }
+    }
+
     @Test func anInvalidUploadIsRefusedAndLeavesNoSealedCopy() async throws {
         let store = try Self.store("server")
         let client = S3Client.makeHTTPClient()
@@ -90,7 +123,7 @@ struct S3PublishTests {
             #expect(refused.status == .badRequest)
             #expect(try await store.list(prefix: "sealed/").isEmpty)
             // Still pending: a good upload completes.
-            #expect(try await client.put(uploadURI, try Fixtures.packArchive()) == 200)
+            #expect(try await client.put(uploadURI, Fixtures.packArchive()) == 200)
             let completed = try await api.send(
                 .post, "/api/orgs/default/policypacks/guard/versions/1.0.0/complete", token: server.adminToken)
             #expect(completed.status == .noContent)
@@ -102,9 +135,9 @@ struct S3PublishTests {
         let store = try Self.store("limit")
         let client = S3Client.makeHTTPClient()
         defer { _ = client.shutdown() }
-        let small = try Fixtures.packArchive()
+        let small = Fixtures.packArchive()
         // The presigned PUT cannot bound the size, so complete must.
-        let large = try Fixtures.packArchive(files: [
+        let large = Fixtures.packArchive(files: [
             "package/PulumiPolicy.yaml": "runtime: nodejs\n",
             "package/noise.bin": (0..<4000).map { _ in String(UInt8.random(in: 0...9)) }.joined(),
         ])
@@ -134,7 +167,7 @@ struct S3PublishTests {
         let store = try Self.store("race")
         let client = S3Client.makeHTTPClient()
         defer { _ = client.shutdown() }
-        let archive = try Fixtures.packArchive()
+        let archive = Fixtures.packArchive()
         let versions = 4
         try await TestServer.with(blobStore: { _ in store }) { server, api in
             let caller = try #require(

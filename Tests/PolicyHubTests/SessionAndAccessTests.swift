@@ -14,7 +14,11 @@ struct SessionAndAccessTests {
             #expect(user.status == .ok)
             #expect(user.json["githubLogin"] == "admin")
             // The personal organization is implied by the login and not listed.
-            #expect(user.json["organizations"] == [["githubLogin": "default", "name": "default", "avatarUrl": ""]])
+            #expect(
+                user.json["organizations"] == [
+                    ["githubLogin": "default", "name": "default", "avatarUrl": "", "role": "admin"]
+                ]
+            )
             let capabilities = try await api.send(.get, "/api/capabilities", token: server.adminToken)
             #expect(capabilities.json == ["capabilities": [["capability": "stack-policy-packs", "version": 1]]])
             let organization = try await api.send(.get, "/api/user/organizations/default", token: server.adminToken)

@@ -155,6 +155,6 @@ struct SlowClientTests {
             FileManager.default.temporaryDirectory.appendingPathComponent("policyhub-never-\(UUID())").path,
         ])
         #expect(result.status != 0)
-        #expect(result.stderr.contains("--read-timeout must be at least 1 second."))
+        #expect(result.stderr.contains("--read-timeout must be an integer of at least 1"), "\(result.stderr)")
     }
 }

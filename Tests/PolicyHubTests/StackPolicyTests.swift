@@ -21,7 +21,7 @@ struct StackPolicyTests {
     @Test func theInstallSequenceFindsTheStackAndItsPacks() async throws {
         try await TestServer.with { server, api in
             let token = server.adminToken
-            let archive = try Fixtures.packArchive()
+            let archive = Fixtures.packArchive()
             try await api.publish("default", "guard", tag: "1.0.0", token: token, archive: archive)
             try await Self.apply(api, token, group: "default-policy-group", pack: "guard", tag: "1.0.0")
 
@@ -59,7 +59,7 @@ struct StackPolicyTests {
     @Test func downloadsSupportConditionalAndRangeRequestsAndExpire() async throws {
         try await TestServer.with { server, api in
             let token = server.adminToken
-            let archive = try Fixtures.packArchive()
+            let archive = Fixtures.packArchive()
             try await api.publish("default", "guard", tag: "1.0.0", token: token, archive: archive)
             try await Self.apply(api, token, group: "default-policy-group", pack: "guard", tag: "1.0.0")
             let required = try await api.send(.get, "/api/stacks/default/web/prod/policypacks", token: token)

@@ -106,7 +106,7 @@ struct APIClient: Sendable {
         guard created.status == .created, case .int(let version)? = created.json["version"],
             let uploadURI = created.json["uploadURI"]?.stringValue
         else { throw TestFailure("create failed: \(created.status) \(created.text)") }
-        let uploaded = try await upload(uploadURI, try archive ?? Fixtures.packArchive())
+        let uploaded = try await upload(uploadURI, archive ?? Fixtures.packArchive())
         guard uploaded.status == .ok else { throw TestFailure("upload failed: \(uploaded.status) \(uploaded.text)") }
         let completed = try await send(
             .post, "/api/orgs/\(organization)/policypacks/\(name)/versions/\(tag ?? String(version))/complete",

@@ -1,5 +1,6 @@
 import Foundation
 import PolicyHubCore
+import PolicyHubTestSupport
 
 enum Fixtures {
     /// A policy as the CLI sends it.
@@ -25,32 +26,12 @@ enum Fixtures {
         return .object(members)
     }
 
-    /// A real `.tgz` made by tar from the given files (paths relative to the archive root).
+    /// A pack's `.tgz` of the given files (paths relative to the archive root), laid out as tar lays it out.
     static func packArchive(
         files: [String: String] = [
             "package/PulumiPolicy.yaml": "runtime: nodejs\nversion: 1.0.0\n", "package/index.js": "// rules\n",
         ]
-    ) throws -> [UInt8] {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pack-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        for (path, contents) in files {
-            let file = directory.appendingPathComponent(path)
-            try FileManager.default.createDirectory(
-                at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try Data(contents.utf8).write(to: file)
-        }
-        let archive = directory.appendingPathComponent("out.tgz")
-        let tops = Set(files.keys.map { String($0.split(separator: "/").first ?? "") }).sorted()
-        try run("/usr/bin/tar", ["-czf", archive.path, "-C", directory.path] + tops)
-        return [UInt8](try Data(contentsOf: archive))
-    }
-
-    static func run(_ executable: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TestFailure("\(executable) \(arguments) failed") }
+    ) -> [UInt8] {
+        TarBuilder.archive(files: files)
     }
 }

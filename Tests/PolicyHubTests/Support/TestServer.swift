@@ -8,6 +8,7 @@ import MetadataStoreSQL
 import PackArchive
 import PolicyHubCore
 import PolicyHubHTTP
+import PolicyHubServer
 import Synchronization
 
 /// A clock tests can move forward.
@@ -28,6 +29,9 @@ struct TestServer: Sendable {
     let blobs: any BlobStore
     let identity: IdentityService
     let services: PolicyHubServices
+    /// What the server was composed from, to compose another over the same stores.
+    let configuration: ServerConfiguration
+    let stores: Stores
     let clock: TestClock
     let adminToken: String
 
@@ -46,23 +50,21 @@ struct TestServer: Sendable {
             SQLiteBackend(path: directory.appendingPathComponent("policyhub.sqlite").path))
         let blobs = try blobStore?(directory) ?? FileSystemBlobStore(root: directory.appendingPathComponent("blobs"))
         let clock = TestClock()
-        let identity = IdentityService(store: store, clock: clock.wallClock)
-        let quietLogger = Self.quietLogger
-        let packs = PolicyPackService(
-            store: store, blobs: blobs, signer: LinkSigner(key: try await store.signingKey()),
-            settings: PublishSettings(
-                publicURL: publicURL, uploadLinkLifetime: uploadLinkLifetime, maxArchiveBytes: maxArchiveBytes,
-                archiveLimits: archiveLimits, draftLimits: draftLimits),
-            clock: clock.wallClock, logger: quietLogger)
-        let services = PolicyHubServices(
-            store: store, blobs: blobs, packs: packs, clock: clock.wallClock, logger: quietLogger)
-        guard let adminToken = try await identity.bootstrap() else { throw TestFailure("bootstrap did nothing") }
-        let server = TestServer(
-            directory: directory, store: store, blobs: blobs, identity: identity, services: services, clock: clock,
-            adminToken: adminToken)
-        let app = try buildApplication(services, host: "127.0.0.1", port: 0, limits: httpLimits, logger: quietLogger)
+        var httpLimits = httpLimits
+        httpLimits.draftLimits = draftLimits
+        let configuration = ServerConfiguration(
+            host: "127.0.0.1", port: 0, publicURL: publicURL, uploadLinkLifetime: uploadLinkLifetime,
+            maxArchiveBytes: maxArchiveBytes, archiveLimits: archiveLimits, http: httpLimits, sweepInterval: nil)
+        let stores = Stores(metadata: store, blobs: blobs)
         do {
-            let result = try await app.test(.live) { client in
+            let composed = try await Server(
+                configuration: configuration, stores: stores, clock: clock.wallClock, logger: quietLogger)
+            let identity = composed.services.identity
+            guard let adminToken = try await identity.bootstrap() else { throw TestFailure("bootstrap did nothing") }
+            let server = TestServer(
+                directory: directory, store: store, blobs: blobs, identity: identity, services: composed.services,
+                configuration: configuration, stores: stores, clock: clock, adminToken: adminToken)
+            let result = try await composed.application().test(.live) { client in
                 try await body(server, APIClient(client: client))
             }
             try await store.shutdown()

@@ -2,37 +2,42 @@ import Crypto
 import NIOCore
 import PolicyHubCore
 
-/// A request body made of the given chunks.
-struct ChunkedBody: AsyncSequence, Sendable {
-    typealias Element = ByteBuffer
-    let chunks: [ByteBuffer]
+/// A request body made of the given chunks: what a client streams, for anything that takes a body.
+public struct ChunkedBody: AsyncSequence, Sendable {
+    public typealias Element = ByteBuffer
+    public let chunks: [ByteBuffer]
 
-    init(_ bytes: [UInt8], chunkSize: Int = 7_919) {
+    public init(_ bytes: [UInt8], chunkSize: Int = 7_919) {
         chunks = stride(from: 0, to: bytes.count, by: chunkSize).map {
             ByteBuffer(bytes: bytes[$0..<Swift.min($0 + chunkSize, bytes.count)])
         }
     }
 
-    struct AsyncIterator: AsyncIteratorProtocol {
+    public struct AsyncIterator: AsyncIteratorProtocol {
         var chunks: IndexingIterator<[ByteBuffer]>
-        mutating func next() async -> ByteBuffer? { chunks.next() }
+        public mutating func next() async -> ByteBuffer? { chunks.next() }
     }
 
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(chunks: chunks.makeIterator()) }
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(chunks: chunks.makeIterator()) }
 }
 
 /// `count` pseudo-random bytes made chunk by chunk as they are sent, so a large body is never held whole.
-struct GeneratedBody: AsyncSequence, Sendable {
-    typealias Element = ByteBuffer
-    let count: Int
-    let seed: UInt64
-    static let chunkSize = 64 * 1024
+public struct GeneratedBody: AsyncSequence, Sendable {
+    public typealias Element = ByteBuffer
+    public let count: Int
+    public let seed: UInt64
+    public static let chunkSize = 64 * 1024
 
-    struct AsyncIterator: AsyncIteratorProtocol {
+    public init(count: Int, seed: UInt64) {
+        self.count = count
+        self.seed = seed
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
         var remaining: Int
         var generator: SplitMix64
 
-        mutating func next() async -> ByteBuffer? {
+        public mutating func next() async -> ByteBuffer? {
             guard remaining > 0 else { return nil }
             let size = Swift.min(remaining, GeneratedBody.chunkSize)
             remaining -= size
@@ -48,10 +53,12 @@ struct GeneratedBody: AsyncSequence, Sendable {
         }
     }
 
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(remaining: count, generator: SplitMix64(seed: seed)) }
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(remaining: count, generator: SplitMix64(seed: seed))
+    }
 
     /// The body's SHA-256, computed by generating it once more.
-    func sha256() async -> String {
+    public func sha256() async -> String {
         var hasher = SHA256()
         for await chunk in self { chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) } }
         return hasher.finalize().hexString
@@ -59,12 +66,12 @@ struct GeneratedBody: AsyncSequence, Sendable {
 }
 
 /// A small deterministic generator, so every run and every backend sees the same bytes.
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    public var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var value = state
         value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -73,9 +80,9 @@ struct SplitMix64: RandomNumberGenerator, Sendable {
     }
 }
 
-func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
+public func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
     var generator = SplitMix64(seed: seed)
     return (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
 }
 
-func sha256Hex(_ bytes: [UInt8]) -> String { SHA256.hash(data: bytes).hexString }
+public func sha256Hex(_ bytes: [UInt8]) -> String { SHA256.hash(data: bytes).hexString }

@@ -176,7 +176,10 @@ let package = Package(
         .testTarget(
             name: "MetadataStoreSQLTests",
             dependencies: [
-                "MetadataStoreSQL", "PolicyHubCore", "PolicyHubTestSupport", .product(name: "SQLKit", package: "sql-kit"),
+                "MetadataStoreSQL",
+                "PolicyHubCore",
+                "PolicyHubTestSupport",
+                .product(name: "SQLKit", package: "sql-kit"),
             ],
             swiftSettings: swiftSettings
         ),

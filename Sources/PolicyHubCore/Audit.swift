@@ -115,9 +115,9 @@ public struct AuditService: Sendable {
     }
 
     public func events(
-        organization: String, from: Date?, to: Date?, action: String?, continuationToken: String?, caller: Principal
+        organization: Name, from: Date?, to: Date?, action: String?, continuationToken: String?, caller: Principal
     ) async throws -> (events: [AuditEvent], continuationToken: String?) {
-        try NameRule.validate(organization, field: "orgName")
+        let organization = organization.text
         try await authorizer.require(.readAuditLog, in: organization, target: "audit log", caller: caller)
         // Stores keep times as Int64 milliseconds: a bound past that range trapped and took the server down.
         for (field, bound) in [("startTime", from), ("endTime", to)] {

@@ -47,27 +47,22 @@ public struct IdentityService: Sendable {
         return created ? token : nil
     }
 
-    public func createOrganization(_ login: String) async throws {
-        try NameRule.validate(login, field: "organization name")
-        try await store.createOrganization(login: login, at: clock.now())
+    public func createOrganization(_ login: Name) async throws {
+        try await store.createOrganization(login: login.text, at: clock.now())
     }
 
-    public func createUser(_ login: String, displayName: String? = nil) async throws {
-        try NameRule.validate(login, field: "user login")
-        try await store.createUser(login: login, displayName: displayName ?? login, at: clock.now())
+    public func createUser(_ login: Name, displayName: String? = nil) async throws {
+        try await store.createUser(login: login.text, displayName: displayName ?? login.text, at: clock.now())
     }
 
-    public func addMember(organization: String, login: String, role: Role) async throws {
-        try NameRule.validate(organization, field: "organization name")
-        try NameRule.validate(login, field: "user login")
-        try await store.addMember(organization: organization, login: login, role: role)
+    public func addMember(organization: Name, login: Name, role: Role) async throws {
+        try await store.addMember(organization: organization.text, login: login.text, role: role)
     }
 
     /// Creates a token for `login` and returns it; it cannot be shown again. `lifetime` nil: it never expires.
-    public func createToken(login: String, description: String = "", lifetime: TimeInterval? = nil) async throws
+    public func createToken(login: Name, description: String = "", lifetime: TimeInterval? = nil) async throws
         -> String
     {
-        try NameRule.validate(login, field: "user login")
         guard description.count <= 500 else {
             throw RegistryError.invalid("The description is longer than 500 characters.")
         }
@@ -75,7 +70,7 @@ public struct IdentityService: Sendable {
         let token = AccessToken.generate()
         let now = clock.now()
         _ = try await store.createToken(
-            login: login, tokenHash: AccessToken.hash(token), description: description,
+            login: login.text, tokenHash: AccessToken.hash(token), description: description,
             expiresAt: lifetime.map { now.addingTimeInterval($0) }, at: now,
             audit: AuditEvent(
                 time: now, organization: nil, actor: Self.operatorActor, action: AuditAction.tokenCreated,
@@ -83,9 +78,8 @@ public struct IdentityService: Sendable {
         return token
     }
 
-    public func listTokens(login: String) async throws -> [AccessTokenRecord] {
-        try NameRule.validate(login, field: "user login")
-        return try await store.listTokens(login: login)
+    public func listTokens(login: Name) async throws -> [AccessTokenRecord] {
+        try await store.listTokens(login: login.text)
     }
 
     /// Revokes a token; the next request with it is refused, on every instance.

@@ -22,3 +22,17 @@ public enum NameRule {
         }
     }
 }
+
+/// A name that passed `NameRule`: organizations, users, packs, groups and publishers. Made once where a name enters
+/// the server (a path, a command's argument), which knows what to call the field in an error; the services take
+/// only these.
+public struct Name: Hashable, Sendable, CustomStringConvertible {
+    public let text: String
+
+    public init(_ text: String, field: String) throws(RegistryError) {
+        try NameRule.validate(text, field: field)
+        self.text = text
+    }
+
+    public var description: String { text }
+}

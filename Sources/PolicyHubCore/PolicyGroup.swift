@@ -14,6 +14,11 @@ public struct StackReference: Hashable, Sendable, Comparable {
         self.name = name
     }
 
+    /// A stack named by a path: both parts validated where they entered.
+    public init(project: Name, name: Name) {
+        self.init(project: project.text, name: name.text)
+    }
+
     public static func < (lhs: StackReference, rhs: StackReference) -> Bool {
         (lhs.project, lhs.name) < (rhs.project, rhs.name)
     }

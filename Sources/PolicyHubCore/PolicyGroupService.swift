@@ -18,23 +18,23 @@ public struct PolicyGroupService: Sendable {
         self.logger = logger
     }
 
-    public func list(organization: String, caller: Principal) async throws -> [PolicyGroupSummary] {
-        try NameRule.validate(organization, field: "orgName")
+    public func list(organization: Name, caller: Principal) async throws -> [PolicyGroupSummary] {
+        let organization = organization.text
         try await authorizer.require(.readPolicyGroups, in: organization, target: "policy groups", caller: caller)
         return try await store.listGroups(organization: organization)
     }
 
-    public func group(organization: String, name: String, caller: Principal) async throws -> PolicyGroup {
-        try validate(organization: organization, group: name)
+    public func group(organization: Name, name: Name, caller: Principal) async throws -> PolicyGroup {
+        let (organization, name) = (organization.text, name.text)
         try await authorizer.require(.readPolicyGroups, in: organization, target: name, caller: caller)
         return try await store.group(organization: organization, name: name)
     }
 
     public func create(
-        organization: String, name: String, entityType: String, mode: String?, agentPoolID: String?,
+        organization: Name, name: Name, entityType: String, mode: String?, agentPoolID: String?,
         caller: Principal
     ) async throws -> PolicyGroup {
-        try validate(organization: organization, group: name)
+        let (organization, name) = (organization.text, name.text)
         try await authorizer.require(.createPolicyGroups, in: organization, target: name, caller: caller)
         guard entityType == PolicyGroup.stacksEntityType else {
             throw RegistryError.invalid(
@@ -52,9 +52,9 @@ public struct PolicyGroupService: Sendable {
 
     /// Applies every part of `update` in one transaction, after checking all of it.
     public func update(
-        organization: String, name: String, update: PolicyGroupUpdate, caller: Principal
+        organization: Name, name: Name, update: PolicyGroupUpdate, caller: Principal
     ) async throws {
-        try validate(organization: organization, group: name)
+        let (organization, name) = (organization.text, name.text)
         try await authorizer.require(.changePolicyGroups, in: organization, target: name, caller: caller)
         guard !update.touchesAccounts else {
             throw RegistryError.invalid("Insights accounts do not apply to policy groups of stacks.")
@@ -117,8 +117,8 @@ public struct PolicyGroupService: Sendable {
         logger.info("updated policy group", metadata: ["org": "\(organization)", "group": "\(name)"])
     }
 
-    public func delete(organization: String, name: String, caller: Principal) async throws {
-        try validate(organization: organization, group: name)
+    public func delete(organization: Name, name: Name, caller: Principal) async throws {
+        let (organization, name) = (organization.text, name.text)
         try await authorizer.require(.deletePolicyGroups, in: organization, target: name, caller: caller)
         // The store refuses to delete the default group, in the same transaction as the delete.
         try await store.deleteGroup(
@@ -169,10 +169,5 @@ public struct PolicyGroupService: Sendable {
     static func validate(_ stack: StackReference) throws(RegistryError) {
         try NameRule.validate(stack.name, field: "stack name")
         if !stack.project.isEmpty { try NameRule.validate(stack.project, field: "routingProject") }
-    }
-
-    private func validate(organization: String, group: String) throws(RegistryError) {
-        try NameRule.validate(organization, field: "orgName")
-        try NameRule.validate(group, field: "policyGroup")
     }
 }

@@ -66,12 +66,13 @@ public struct PolicyPackService: Sendable {
     /// Creates a pending version, or hands out the pending one with the same tag again. With `expectedName` (the
     /// registry's path), a body naming another pack is refused before anything is written.
     public func create(
-        organization: String, draft: PolicyPackDraft, expectedName: String? = nil, caller: Principal
+        organization: Name, draft: PolicyPackDraft, expectedName: Name? = nil, caller: Principal
     ) async throws -> PublishTicket {
-        try NameRule.validate(organization, field: "orgName")
+        // The services take validated names; the store and the audit trail keep their text.
+        let organization = organization.text
         let now = clock.now()
         try await authorizer.require(.publishPolicyPacks, in: organization, target: "policy packs", caller: caller)
-        if let expectedName, draft.name != expectedName {
+        if let expectedName, draft.name != expectedName.text {
             throw RegistryError.invalid(
                 "The body's name '\(draft.name)' does not match the policy pack '\(expectedName)' in the path.",
                 details: [.init(resource: "policypack", attribute: "name", errorType: .invalid)])
@@ -136,9 +137,9 @@ public struct PolicyPackService: Sendable {
 
     /// Makes a pending version visible once its archive has arrived and is a valid pack.
     public func complete(
-        organization: String, pack: String, reference: String, caller: Principal, operationID: String? = nil
+        organization: Name, pack: Name, reference: String, caller: Principal, operationID: String? = nil
     ) async throws {
-        try validate(organization: organization, pack: pack)
+        let (organization, pack) = (organization.text, pack.text)
         try await authorizer.require(
             .publishPolicyPacks, in: organization, target: "\(pack)@\(reference)", caller: caller)
         let version = try await store.version(organization: organization, pack: pack, reference: reference)
@@ -206,18 +207,17 @@ public struct PolicyPackService: Sendable {
 
     // MARK: Reading
 
-    public func list(organization: String, name: String?, caller: Principal) async throws -> [PackSummary] {
-        try NameRule.validate(organization, field: "orgName")
-        if let name { try NameRule.validate(name, field: "policypack") }
-        try await authorizer.require(.readPolicyPacks, in: organization, target: name ?? "policy packs", caller: caller)
-        return try await store.listPacks(organization: organization, name: name)
+    public func list(organization: Name, name: Name?, caller: Principal) async throws -> [PackSummary] {
+        try await authorizer.require(
+            .readPolicyPacks, in: organization.text, target: name?.text ?? "policy packs", caller: caller)
+        return try await store.listPacks(organization: organization.text, name: name?.text)
     }
 
     /// A completed version; pending ones are refused because they may still change.
     public func completedVersion(
-        organization: String, pack: String, reference: String, caller: Principal
+        organization: Name, pack: Name, reference: String, caller: Principal
     ) async throws -> PackVersion {
-        try validate(organization: organization, pack: pack)
+        let (organization, pack) = (organization.text, pack.text)
         try await authorizer.require(.readPolicyPacks, in: organization, target: "\(pack)@\(reference)", caller: caller)
         let version = try await store.version(organization: organization, pack: pack, reference: reference)
         guard version.status == .complete else { throw RegistryError.incompleteVersion }
@@ -226,7 +226,7 @@ public struct PolicyPackService: Sendable {
 
     /// `{policy name: config schema}` for the policies that declare one.
     public func configSchemas(
-        organization: String, pack: String, reference: String, caller: Principal
+        organization: Name, pack: Name, reference: String, caller: Principal
     ) async throws -> [String: JSONValue] {
         let version = try await completedVersion(
             organization: organization, pack: pack, reference: reference, caller: caller)
@@ -272,8 +272,8 @@ public struct PolicyPackService: Sendable {
 
     // MARK: Deleting
 
-    public func deletePack(organization: String, pack: String, caller: Principal) async throws {
-        try validate(organization: organization, pack: pack)
+    public func deletePack(organization: Name, pack: Name, caller: Principal) async throws {
+        let (organization, pack) = (organization.text, pack.text)
         let now = clock.now()
         try await authorizer.require(.deletePolicyPacks, in: organization, target: pack, caller: caller)
         let keys = try await store.deletePack(
@@ -283,8 +283,8 @@ public struct PolicyPackService: Sendable {
         logger.info("deleted pack", metadata: ["org": "\(organization)", "pack": "\(pack)"])
     }
 
-    public func deleteVersion(organization: String, pack: String, reference: String, caller: Principal) async throws {
-        try validate(organization: organization, pack: pack)
+    public func deleteVersion(organization: Name, pack: Name, reference: String, caller: Principal) async throws {
+        let (organization, pack) = (organization.text, pack.text)
         let now = clock.now()
         try await authorizer.require(
             .deletePolicyPacks, in: organization, target: "\(pack)@\(reference)", caller: caller)
@@ -305,10 +305,5 @@ public struct PolicyPackService: Sendable {
                 logger.warning("could not delete archive", metadata: ["key": "\(key)", "error": "\(error)"])
             }
         }
-    }
-
-    private func validate(organization: String, pack: String) throws(RegistryError) {
-        try NameRule.validate(organization, field: "orgName")
-        try NameRule.validate(pack, field: "policyPackName")
     }
 }

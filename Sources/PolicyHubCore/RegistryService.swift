@@ -53,27 +53,28 @@ public struct RegistryService: Sendable {
     }
 
     /// `GET /api/orgs/{org}/registry/policypacks/{name}`: lightweight metadata, no policies.
-    public func orgPack(organization: String, pack: String, tag: String?, caller: Principal) async throws
+    public func orgPack(organization: Name, pack: Name, tag: String?, caller: Principal) async throws
         -> RegistryEntry
     {
         let reference = (tag?.isEmpty ?? true) ? "latest" : tag!
         let version = try await packs.completedVersion(
             organization: organization, pack: pack, reference: reference, caller: caller)
         return RegistryEntry(
-            version: version, accessLevel: AccessLevel(caller.role(in: organization) ?? .member))
+            version: version, accessLevel: AccessLevel(caller.role(in: organization.text) ?? .member))
     }
 
     /// Lists packs visible to the caller. `organization` nil means every organization the caller belongs to.
     public func list(
-        organization: String?, access: RegistryAccess, packIDs: [String]?, continuationToken: String?,
+        organization: Name?, access: RegistryAccess, packIDs: [String]?, continuationToken: String?,
         caller: Principal?
     ) async throws -> RegistryPage {
-        if let organization { try NameRule.validate(organization, field: "orgLogin") }
         let cursor = try continuationToken.flatMap { token throws(RegistryError) in
             token.isEmpty ? nil : try RegistryCursor(token: token)
         }
         // Every pack is private, so only members see anything; anonymous callers get an empty page.
-        let memberships = (caller?.memberships ?? []).filter { organization == nil || $0.organization == organization }
+        let memberships = (caller?.memberships ?? []).filter {
+            organization == nil || $0.organization == organization?.text
+        }
         guard !memberships.isEmpty else { return RegistryPage(entries: [], continuationToken: nil) }
         let versions = try await store.latestVersions(
             organizations: memberships.map(\.organization), packIDs: packIDs, appliedOnly: access == .enabled,
@@ -90,9 +91,11 @@ public struct RegistryService: Sendable {
     }
 
     public func versions(
-        publisher: String, name: String, continuationToken: String?, caller: Principal
+        publisher: Name, name: Name, continuationToken: String?, caller: Principal
     ) async throws -> RegistryPage {
-        let role = try await authorizeRead(publisher: publisher, name: name, caller: caller)
+        let role = try await authorizer.require(
+            .readPolicyPacks, in: publisher.text, target: name.text, caller: caller)
+        let (publisher, name) = (publisher.text, name.text)
         let after = try continuationToken.flatMap { token throws(RegistryError) in
             token.isEmpty ? nil : try RegistryCursor(token: token).version
         }
@@ -115,52 +118,36 @@ public struct RegistryService: Sendable {
     }
 
     public func version(
-        publisher: String, name: String, version reference: String, caller: Principal
+        publisher: Name, name: Name, version reference: String, caller: Principal
     ) async throws -> RegistryEntry {
-        let role = try await authorizeRead(publisher: publisher, name: name, caller: caller)
+        let role = try await authorizer.require(
+            .readPolicyPacks, in: publisher.text, target: name.text, caller: caller)
         let version = try await packs.completedVersion(
             organization: publisher, pack: name, reference: reference, caller: caller)
         return RegistryEntry(version: version, accessLevel: AccessLevel(role))
     }
 
     public func publish(
-        publisher: String, name: String, draft: PolicyPackDraft, caller: Principal
+        publisher: Name, name: Name, draft: PolicyPackDraft, caller: Principal
     ) async throws -> PublishTicket {
-        try validate(publisher: publisher, name: name)
-        return try await packs.create(
+        try await try await packs.create(
             organization: publisher, draft: draft, expectedName: name, caller: caller)
     }
 
     public func complete(
-        publisher: String, name: String, version: String, operationID: String?, caller: Principal
+        publisher: Name, name: Name, version: String, operationID: String?, caller: Principal
     ) async throws {
-        try validate(publisher: publisher, name: name)
         try await packs.complete(
             organization: publisher, pack: name, reference: version, caller: caller, operationID: operationID)
     }
 
-    public func delete(publisher: String, name: String, caller: Principal) async throws {
-        try validate(publisher: publisher, name: name)
+    public func delete(publisher: Name, name: Name, caller: Principal) async throws {
         try await packs.deletePack(organization: publisher, pack: name, caller: caller)
     }
 
     public func deleteVersion(
-        publisher: String, name: String, version: String, caller: Principal
+        publisher: Name, name: Name, version: String, caller: Principal
     ) async throws {
-        try validate(publisher: publisher, name: name)
         try await packs.deleteVersion(organization: publisher, pack: name, reference: version, caller: caller)
-    }
-
-    /// Changes are authorized, and refusals audited, by the pack service they go to.
-    private func validate(publisher: String, name: String) throws(RegistryError) {
-        try NameRule.validate(publisher, field: "publisher")
-        try NameRule.validate(name, field: "name")
-    }
-
-    private func authorizeRead(publisher: String, name: String, caller: Principal) async throws
-        -> Role
-    {
-        try validate(publisher: publisher, name: name)
-        return try await authorizer.require(.readPolicyPacks, in: publisher, target: name, caller: caller)
     }
 }

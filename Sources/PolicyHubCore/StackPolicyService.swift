@@ -21,29 +21,26 @@ public struct StackPolicyService: Sendable {
         self.authorizer = authorizer
     }
 
-    /// Checks the names and that the caller may read the stack's organization.
-    public func lookup(organization: String, stack: StackReference, caller: Principal) async throws {
-        try NameRule.validate(organization, field: "orgName")
-        try NameRule.validate(stack.project, field: "projectName")
-        try NameRule.validate(stack.name, field: "stackName")
+    /// Checks that the caller may read the stack's organization. The edge builds `stack` from validated names.
+    public func lookup(organization: Name, stack: StackReference, caller: Principal) async throws {
         try await authorizer.require(
-            .readStacks, in: organization, target: "\(stack.project)/\(stack.name)", caller: caller)
+            .readStacks, in: organization.text, target: "\(stack.project)/\(stack.name)", caller: caller)
     }
 
-    public func groups(organization: String, stack: StackReference, caller: Principal) async throws
+    public func groups(organization: Name, stack: StackReference, caller: Principal) async throws
         -> [PolicyGroupSummary]
     {
         try await lookup(organization: organization, stack: stack, caller: caller)
-        return try await store.groups(organization: organization, stack: stack)
+        return try await store.groups(organization: organization.text, stack: stack)
     }
 
     /// One entry per pack: when groups apply different versions of a pack, the newer version wins.
-    public func requiredPolicies(organization: String, stack: StackReference, caller: Principal) async throws
+    public func requiredPolicies(organization: Name, stack: StackReference, caller: Principal) async throws
         -> [RequiredPolicy]
     {
         try await lookup(organization: organization, stack: stack, caller: caller)
         var chosen: [String: AppliedPack] = [:]
-        for applied in try await store.appliedPacks(organization: organization, stack: stack) {
+        for applied in try await store.appliedPacks(organization: organization.text, stack: stack) {
             if let current = chosen[applied.version.name], current.version.version >= applied.version.version {
                 continue
             }

@@ -8,7 +8,7 @@ extension APIHandler {
         _ input: Operations.ListAuditLogEvents.Input
     ) async throws -> Operations.ListAuditLogEvents.Output {
         let (events, next) = try await audit.events(
-            organization: input.path.orgName,
+            organization: try PathName.organization(input.path.orgName),
             from: input.query.startTime.map { Date(timeIntervalSince1970: TimeInterval($0)) },
             to: input.query.endTime.map { Date(timeIntervalSince1970: TimeInterval($0)) },
             action: [input.query.event, input.query.eventFilter].compactMap { $0 }.first { !$0.isEmpty },

@@ -5,7 +5,8 @@ import PolicyHubCore
 extension APIHandler {
     func listPolicyGroups(_ input: Operations.ListPolicyGroups.Input) async throws -> Operations.ListPolicyGroups.Output
     {
-        let groups = try await self.groups.list(organization: input.path.orgName, caller: try RequestInfo.caller())
+        let groups = try await self.groups.list(
+            organization: try PathName.organization(input.path.orgName), caller: try RequestInfo.caller())
         return .ok(.init(body: .json(.init(policyGroups: groups.map(Components.Schemas.PolicyGroupSummary.init)))))
     }
 
@@ -14,14 +15,16 @@ extension APIHandler {
     ) async throws -> Operations.CreatePolicyGroup.Output {
         guard case .json(let body) = input.body else { throw RegistryError.invalid("The body must be JSON.") }
         let group = try await groups.create(
-            organization: input.path.orgName, name: body.name, entityType: body.entityType, mode: body.mode,
+            organization: try PathName.organization(input.path.orgName), name: try PathName.group(body.name),
+            entityType: body.entityType, mode: body.mode,
             agentPoolID: body.agentPoolId, caller: try RequestInfo.caller())
         return .created(.init(body: .json(.init(group))))
     }
 
     func getPolicyGroup(_ input: Operations.GetPolicyGroup.Input) async throws -> Operations.GetPolicyGroup.Output {
         let group = try await groups.group(
-            organization: input.path.orgName, name: input.path.policyGroup, caller: try RequestInfo.caller())
+            organization: try PathName.organization(input.path.orgName),
+            name: try PathName.group(input.path.policyGroup), caller: try RequestInfo.caller())
         return .ok(.init(body: .json(.init(group))))
     }
 
@@ -39,7 +42,8 @@ extension APIHandler {
             touchesAccounts: body.addInsightsAccount != nil || body.removeInsightsAccount != nil
                 || body.insightsAccounts != nil)
         try await groups.update(
-            organization: input.path.orgName, name: input.path.policyGroup, update: update,
+            organization: try PathName.organization(input.path.orgName),
+            name: try PathName.group(input.path.policyGroup), update: update,
             caller: try RequestInfo.caller())
         return .noContent(.init())
     }
@@ -48,7 +52,8 @@ extension APIHandler {
         _ input: Operations.DeletePolicyGroup.Input
     ) async throws -> Operations.DeletePolicyGroup.Output {
         try await groups.delete(
-            organization: input.path.orgName, name: input.path.policyGroup, caller: try RequestInfo.caller())
+            organization: try PathName.organization(input.path.orgName),
+            name: try PathName.group(input.path.policyGroup), caller: try RequestInfo.caller())
         return .noContent(.init())
     }
 
@@ -56,7 +61,8 @@ extension APIHandler {
         _ input: Operations.ListPolicyGroupStacks.Input
     ) async throws -> Operations.ListPolicyGroupStacks.Output {
         let group = try await groups.group(
-            organization: input.path.orgName, name: input.path.policyGroup, caller: try RequestInfo.caller())
+            organization: try PathName.organization(input.path.orgName),
+            name: try PathName.group(input.path.policyGroup), caller: try RequestInfo.caller())
         let stacks = group.stacks.map {
             Components.Schemas.PolicyGroupStack(
                 name: $0.name, routingProject: $0.project, source: .explicit, tags: .init(additionalProperties: [:]))
@@ -69,8 +75,9 @@ extension APIHandler {
 
 extension APIHandler {
     func getStack(_ input: Operations.GetStack.Input) async throws -> Operations.GetStack.Output {
-        let stack = StackReference(project: input.path.projectName, name: input.path.stackName)
-        try await stacks.lookup(organization: input.path.orgName, stack: stack, caller: try RequestInfo.caller())
+        let stack = try PathName.stack(project: input.path.projectName, name: input.path.stackName)
+        try await stacks.lookup(
+            organization: try PathName.organization(input.path.orgName), stack: stack, caller: try RequestInfo.caller())
         let body = Components.Schemas.Stack(
             id: "\(input.path.orgName)/\(stack.project)/\(stack.name)", orgName: input.path.orgName,
             projectName: stack.project, stackName: stack.name, activeUpdate: "",
@@ -82,8 +89,8 @@ extension APIHandler {
         _ input: Operations.GetStackPolicyPacks.Input
     ) async throws -> Operations.GetStackPolicyPacks.Output {
         let required = try await stacks.requiredPolicies(
-            organization: input.path.orgName,
-            stack: StackReference(project: input.path.projectName, name: input.path.stackName),
+            organization: try PathName.organization(input.path.orgName),
+            stack: try PathName.stack(project: input.path.projectName, name: input.path.stackName),
             caller: try RequestInfo.caller())
         let policies = required.map { policy in
             Components.Schemas.RequiredPolicy(
@@ -99,8 +106,8 @@ extension APIHandler {
         _ input: Operations.GetStackPolicyGroups.Input
     ) async throws -> Operations.GetStackPolicyGroups.Output {
         let groups = try await stacks.groups(
-            organization: input.path.orgName,
-            stack: StackReference(project: input.path.projectName, name: input.path.stackName),
+            organization: try PathName.organization(input.path.orgName),
+            stack: try PathName.stack(project: input.path.projectName, name: input.path.stackName),
             caller: try RequestInfo.caller())
         return .ok(.init(body: .json(.init(policyGroups: groups.map(Components.Schemas.PolicyGroupSummary.init)))))
     }

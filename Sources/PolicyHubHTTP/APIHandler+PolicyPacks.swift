@@ -6,7 +6,10 @@ extension APIHandler {
     func listPolicyPacks(_ input: Operations.ListPolicyPacks.Input) async throws -> Operations.ListPolicyPacks.Output {
         try RequestInfo.allowQuery(["policypack"])
         let summaries = try await packs.list(
-            organization: input.path.orgName, name: input.query.policypack, caller: try RequestInfo.caller())
+            organization: try PathName.organization(input.path.orgName),
+            name: try input.query.policypack.map { name throws(RegistryError) in
+                try PathName.pack(name, field: "policypack")
+            }, caller: try RequestInfo.caller())
         let body = Components.Schemas.ListPolicyPacksResponse(
             policyPacks: summaries.map {
                 .init(name: $0.name, displayName: $0.displayName, versions: $0.versions, versionTags: $0.versionTags)
@@ -19,7 +22,7 @@ extension APIHandler {
         guard case .json(let body) = input.body else { throw RegistryError.invalid("The body must be JSON.") }
         let draft = try PolicyPackDraft.parse(body, tagField: .versionTag, limits: draftLimits)
         let ticket = try await packs.create(
-            organization: input.path.orgName, draft: draft, caller: try RequestInfo.caller())
+            organization: try PathName.organization(input.path.orgName), draft: draft, caller: try RequestInfo.caller())
         let response = Components.Schemas.CreatePolicyPackResponse(
             version: ticket.version.version, uploadURI: ticket.upload.url,
             requiredHeaders: .init(additionalProperties: ticket.upload.requiredHeaders))
@@ -29,13 +32,15 @@ extension APIHandler {
     func deletePolicyPack(_ input: Operations.DeletePolicyPack.Input) async throws -> Operations.DeletePolicyPack.Output
     {
         try await packs.deletePack(
-            organization: input.path.orgName, pack: input.path.policyPackName, caller: try RequestInfo.caller())
+            organization: try PathName.organization(input.path.orgName),
+            pack: try PathName.pack(input.path.policyPackName), caller: try RequestInfo.caller())
         return .ok(.init())
     }
 
     func getPolicyPack(_ input: Operations.GetPolicyPack.Input) async throws -> Operations.GetPolicyPack.Output {
         let version = try await packs.completedVersion(
-            organization: input.path.orgName, pack: input.path.policyPackName, reference: input.path.version,
+            organization: try PathName.organization(input.path.orgName),
+            pack: try PathName.pack(input.path.policyPackName), reference: input.path.version,
             caller: try RequestInfo.caller())
         let body = Components.Schemas.GetPolicyPackResponse(
             name: version.name, displayName: version.draft.displayName, version: version.version,
@@ -49,7 +54,8 @@ extension APIHandler {
         _ input: Operations.DeletePolicyPackVersion.Input
     ) async throws -> Operations.DeletePolicyPackVersion.Output {
         try await packs.deleteVersion(
-            organization: input.path.orgName, pack: input.path.policyPackName, reference: input.path.version,
+            organization: try PathName.organization(input.path.orgName),
+            pack: try PathName.pack(input.path.policyPackName), reference: input.path.version,
             caller: try RequestInfo.caller())
         return .ok(.init())
     }
@@ -58,7 +64,8 @@ extension APIHandler {
         _ input: Operations.CompletePolicyPack.Input
     ) async throws -> Operations.CompletePolicyPack.Output {
         try await packs.complete(
-            organization: input.path.orgName, pack: input.path.policyPackName, reference: input.path.version,
+            organization: try PathName.organization(input.path.orgName),
+            pack: try PathName.pack(input.path.policyPackName), reference: input.path.version,
             caller: try RequestInfo.caller())
         return .noContent(.init())
     }
@@ -67,7 +74,8 @@ extension APIHandler {
         _ input: Operations.GetPolicyPackConfigSchema.Input
     ) async throws -> Operations.GetPolicyPackConfigSchema.Output {
         let schemas = try await packs.configSchemas(
-            organization: input.path.orgName, pack: input.path.policyPackName, reference: input.path.version,
+            organization: try PathName.organization(input.path.orgName),
+            pack: try PathName.pack(input.path.policyPackName), reference: input.path.version,
             caller: try RequestInfo.caller())
         return .ok(.init(body: .json(.init(configSchema: .init(additionalProperties: schemas)))))
     }

@@ -7,18 +7,19 @@ extension APIHandler {
     static let privateSource = "private"
 
     /// The organization a registry path's source and publisher name: only the private source exists.
-    static func publisher(_ source: String, _ publisher: String) throws(RegistryError) -> String {
+    static func publisher(_ source: String, _ publisher: String) throws(RegistryError) -> Name {
         guard source == privateSource else {
             throw RegistryError(.notFound, "Policy pack source '\(source)' not found: only 'private' exists.")
         }
-        return publisher
+        return try Name(publisher, field: "publisher")
     }
 
     func getOrgRegistryPolicyPack(
         _ input: Operations.GetOrgRegistryPolicyPack.Input
     ) async throws -> Operations.GetOrgRegistryPolicyPack.Output {
         let entry = try await registry.orgPack(
-            organization: input.path.orgName, pack: input.path.policyPackName, tag: input.query.tag,
+            organization: try PathName.organization(input.path.orgName),
+            pack: try PathName.pack(input.path.policyPackName), tag: input.query.tag,
             caller: try RequestInfo.caller())
         return .ok(.init(body: .json(.init(policyPack: .init(entry)))))
     }
@@ -32,7 +33,8 @@ extension APIHandler {
                 details: [.init(resource: "request", attribute: "orgLogin", errorType: .required)])
         }
         let page = try await registry.list(
-            organization: organization, access: try RegistryAccess(parsing: input.query.access, default: .available),
+            organization: try PathName.organization(organization, field: "orgLogin"),
+            access: try RegistryAccess(parsing: input.query.access, default: .available),
             packIDs: nil, continuationToken: input.query.continuationToken, caller: RequestInfo.current.principal)
         return .ok(.init(body: .json(.init(page))))
     }
@@ -42,7 +44,9 @@ extension APIHandler {
     ) async throws -> Operations.ListRegistryPolicyPacksPost.Output {
         var request = Components.Schemas.ListRegistryPolicyPacksRequest()
         if case .json(let body)? = input.body { request = body }
-        let organization = request.orgLogin.flatMap { $0.isEmpty ? nil : $0 }
+        let organization = try request.orgLogin.flatMap { login throws(RegistryError) in
+            login.isEmpty ? nil : try PathName.organization(login, field: "orgLogin")
+        }
         let page = try await registry.list(
             organization: organization, access: try RegistryAccess(parsing: request.access, default: .enabled),
             packIDs: request.ids, continuationToken: input.query.continuationToken ?? request.continuationToken,
@@ -54,7 +58,8 @@ extension APIHandler {
         _ input: Operations.DeleteRegistryPolicyPack.Input
     ) async throws -> Operations.DeleteRegistryPolicyPack.Output {
         try await registry.delete(
-            publisher: try Self.publisher(input.path.source, input.path.publisher), name: input.path.name,
+            publisher: try Self.publisher(input.path.source, input.path.publisher),
+            name: try Name(input.path.name, field: "name"),
             caller: try RequestInfo.caller())
         return .noContent(.init())
     }
@@ -63,7 +68,8 @@ extension APIHandler {
         _ input: Operations.ListRegistryPolicyPackVersions.Input
     ) async throws -> Operations.ListRegistryPolicyPackVersions.Output {
         let page = try await registry.versions(
-            publisher: try Self.publisher(input.path.source, input.path.publisher), name: input.path.name,
+            publisher: try Self.publisher(input.path.source, input.path.publisher),
+            name: try Name(input.path.name, field: "name"),
             continuationToken: input.query.continuationToken, caller: try RequestInfo.caller())
         return .ok(.init(body: .json(.init(page))))
     }
@@ -75,7 +81,8 @@ extension APIHandler {
         let publisher = try Self.publisher(input.path.source, input.path.publisher)
         let draft = try PolicyPackDraft.parse(body, tagField: .version, limits: draftLimits)
         let ticket = try await registry.publish(
-            publisher: publisher, name: input.path.name, draft: draft, caller: try RequestInfo.caller())
+            publisher: publisher, name: try Name(input.path.name, field: "name"), draft: draft,
+            caller: try RequestInfo.caller())
         let response = Components.Schemas.PublishPolicyPackVersionResponse(
             operationID: ticket.version.id, version: ticket.version.label, uploadURI: ticket.upload.url,
             requiredHeaders: .init(additionalProperties: ticket.upload.requiredHeaders))
@@ -86,7 +93,8 @@ extension APIHandler {
         _ input: Operations.GetRegistryPolicyPackVersion.Input
     ) async throws -> Operations.GetRegistryPolicyPackVersion.Output {
         let entry = try await registry.version(
-            publisher: try Self.publisher(input.path.source, input.path.publisher), name: input.path.name,
+            publisher: try Self.publisher(input.path.source, input.path.publisher),
+            name: try Name(input.path.name, field: "name"),
             version: input.path.version, caller: try RequestInfo.caller())
         let policies = entry.version.draft.policies.map(Components.Schemas.AppPolicy.init)
         return .ok(.init(body: .json(.init(policyPack: .init(entry), policies: policies))))
@@ -96,7 +104,8 @@ extension APIHandler {
         _ input: Operations.DeleteRegistryPolicyPackVersion.Input
     ) async throws -> Operations.DeleteRegistryPolicyPackVersion.Output {
         try await registry.deleteVersion(
-            publisher: try Self.publisher(input.path.source, input.path.publisher), name: input.path.name,
+            publisher: try Self.publisher(input.path.source, input.path.publisher),
+            name: try Name(input.path.name, field: "name"),
             version: input.path.version, caller: try RequestInfo.caller())
         return .noContent(.init())
     }
@@ -107,7 +116,8 @@ extension APIHandler {
         var operationID: String?
         if case .json(let body)? = input.body { operationID = body.operationID }
         try await registry.complete(
-            publisher: try Self.publisher(input.path.source, input.path.publisher), name: input.path.name,
+            publisher: try Self.publisher(input.path.source, input.path.publisher),
+            name: try Name(input.path.name, field: "name"),
             version: input.path.version, operationID: operationID, caller: try RequestInfo.caller())
         return .noContent(.init())
     }

@@ -26,7 +26,9 @@ struct AdminCommand: AsyncParsableCommand {
         @Argument(help: "The organization's name.") var org: String
 
         func run() async throws {
-            try await AdminCommand.withIdentity(store) { try await $0.createOrganization(org) }
+            try await AdminCommand.withIdentity(store) {
+                try await $0.createOrganization(try Name(org, field: "organization name"))
+            }
             print("Created organization \(org).")
         }
     }
@@ -39,7 +41,9 @@ struct AdminCommand: AsyncParsableCommand {
         @Option(help: "The user's display name.") var name: String?
 
         func run() async throws {
-            try await AdminCommand.withIdentity(store) { try await $0.createUser(login, displayName: name) }
+            try await AdminCommand.withIdentity(store) {
+                try await $0.createUser(try Name(login, field: "user login"), displayName: name)
+            }
             print("Created user \(login).")
         }
     }
@@ -57,7 +61,10 @@ struct AdminCommand: AsyncParsableCommand {
                 throw fail(RegistryError.invalid("Unknown role '\(role)': use admin or member."))
             }
             try await AdminCommand.withIdentity(store) {
-                try await $0.addMember(organization: org, login: login, role: role)
+                try await $0.addMember(
+                    organization: try Name(org, field: "organization name"),
+                    login: try Name(login, field: "user login"),
+                    role: role)
             }
             print("Added \(login) to \(org) as \(role.rawValue).")
         }
@@ -82,7 +89,8 @@ struct AdminCommand: AsyncParsableCommand {
                 lifetime = seconds
             }
             let token = try await AdminCommand.withIdentity(store) {
-                try await $0.createToken(login: login, description: description, lifetime: lifetime)
+                try await $0.createToken(
+                    login: try Name(login, field: "user login"), description: description, lifetime: lifetime)
             }
             print(token)
         }
@@ -104,7 +112,9 @@ struct AdminCommand: AsyncParsableCommand {
         @Argument(help: "The user's login.") var login: String
 
         func run() async throws {
-            let records = try await AdminCommand.withIdentity(store) { try await $0.listTokens(login: login) }
+            let records = try await AdminCommand.withIdentity(store) {
+                try await $0.listTokens(login: try Name(login, field: "user login"))
+            }
             let now = Date()
             print(["ID", "STATUS", "CREATED", "EXPIRES", "LAST USED", "DESCRIPTION"].joined(separator: "\t"))
             for record in records {

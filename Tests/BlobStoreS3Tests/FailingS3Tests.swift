@@ -82,7 +82,9 @@ import Testing
                         }
                         let elapsed = ContinuousClock.now - started
                         #expect(error?.kind == .unavailable, "\(name) \(operation)")
-                        #expect(elapsed < .seconds(5), "\(name) \(operation) took \(elapsed)")
+                        // Before, a refused endpoint took the 10 s connect timeout and a hanging one the 60 s read
+                        // timeout; the bound leaves room for a busy test machine.
+                        #expect(elapsed < .seconds(8), "\(name) \(operation) took \(elapsed)")
                     }
                 }
             }

@@ -186,7 +186,8 @@ struct S3ClientLiveTests {
         let started = ContinuousClock.now
         let error = await #expect(throws: S3Error.self) { _ = try await client.headObject(key: "k") }
         #expect(error?.description.contains("The S3 endpoint http://127.0.0.1:9 cannot be reached (HEAD k)") == true)
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // Generous: a saturated test machine stretches it; the failure this catches is the 60 s read timeout.
+        #expect(ContinuousClock.now - started < .seconds(30))
         try await httpClient.shutdown()
     }
 }

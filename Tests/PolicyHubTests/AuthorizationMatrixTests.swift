@@ -203,7 +203,9 @@ struct MatrixFixture {
 
     static func build(_ server: TestServer, _ api: APIClient) async throws -> MatrixFixture {
         let identity = server.identity
-        for organization in [org, otherOrg] { try await identity.createOrganization(organization) }
+        for organization in [org, otherOrg] {
+            try await identity.createOrganization(try Name(organization, field: "org"))
+        }
         let admin = try await server.makeUser("boss", in: org, role: .admin)
         let member = try await server.makeUser("reader", in: org, role: .member)
         let outsider = try await server.makeUser("outsider")

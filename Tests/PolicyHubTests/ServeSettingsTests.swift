@@ -83,7 +83,7 @@ struct ServeSettingsTests {
             #expect(created.status == .created)
             let uploadURI = try #require(created.json["uploadURI"]?.stringValue)
             try await Task.sleep(for: .milliseconds(2100))
-            let late = try await api.upload(uploadURI, try Fixtures.packArchive())
+            let late = try await api.upload(uploadURI, Fixtures.packArchive())
             #expect((400..<500).contains(late.status.code), "\(late.text)")
             #expect(late.text.contains("expired"), "\(late.text)")
         }

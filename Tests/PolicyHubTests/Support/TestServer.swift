@@ -83,9 +83,13 @@ struct TestServer: Sendable {
 
     /// Creates a user with a token, optionally as a member of `organization`.
     func makeUser(_ login: String, in organization: String? = nil, role: Role = .member) async throws -> String {
-        try await identity.createUser(login)
-        if let organization { try await identity.addMember(organization: organization, login: login, role: role) }
-        return try await identity.createToken(login: login)
+        let user = try Name(login, field: "login")
+        try await identity.createUser(user)
+        if let organization {
+            try await identity.addMember(
+                organization: try Name(organization, field: "organization"), login: user, role: role)
+        }
+        return try await identity.createToken(login: user)
     }
 
     /// The archive files under the blob root, ignoring the incoming area.

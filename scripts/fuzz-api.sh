@@ -27,42 +27,19 @@ BINARY=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 cd "$(dirname "$0")/.."
 VENV=${FUZZ_VENV:-$PWD/.build-fuzz-venv}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/policyhub-fuzz.XXXXXX")
-SERVER_PID=
+# shellcheck source=scripts/lib/live-server.sh
+. scripts/lib/live-server.sh
 
 cleanup() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    live_stop
     if [ "${FUZZ_KEEP:-0}" = 1 ]; then echo "fuzz: kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
-# --- curl and Python's venv from Debian when missing, then schemathesis, pinned, in a venv later runs reuse
-if ! command -v curl >/dev/null || ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl python3-venv >/dev/null
-fi
-if [ "$("$VENV/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
-    rm -rf "$VENV"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
-fi
-
-# --- a fresh server on a free loopback port
-PORT=$("$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-BASE=http://127.0.0.1:$PORT
-# shellcheck disable=SC2086 # FUZZ_SERVE_ARGS is a list of words
-"$BINARY" serve --data-dir "$WORK/data" --port "$PORT" --log-level warning ${FUZZ_SERVE_ARGS:-} \
-    >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 150); do
-    curl -fsS "$BASE/healthz" >/dev/null 2>&1 && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; echo "fuzz: the server exited" >&2; exit 1; }
-    sleep 0.2
-done
-curl -fsS "$BASE/healthz" >/dev/null
-TOKEN=$(tr -d '\n' <"$WORK/data/initial-admin-token")
+# --- schemathesis, pinned, in a venv later runs reuse; then a fresh server on a free loopback port
+pinned() { [ "$("$VENV/bin/schemathesis" --version)" = "schemathesis, version $SCHEMATHESIS_VERSION" ]; }
+live_venv "$VENV" pinned "schemathesis==$SCHEMATHESIS_VERSION"
+live_start fuzz "$BINARY" "$WORK" "${FUZZ_SERVE_ARGS:-}"
 
 # --- realistic data, so that generated requests get past "not found" into the handlers. The names are the
 # `example`s of the document's path parameters, which the examples and coverage phases use.
@@ -196,16 +173,7 @@ for phase in examples coverage fuzzing stateful; do
     phases="${phases:+$phases, }$phase ${count:-0}"
 done
 
-if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    echo "fuzz: the server died during the run; the end of its log:" >&2
-    tail -40 "$WORK/server.log" >&2
-    status=1
-fi
-if grep -q 'request failed' "$WORK/server.log"; then
-    echo "fuzz: the server logged failed requests:" >&2
-    grep 'request failed' "$WORK/server.log" | head -20 >&2
-    status=1
-fi
+live_log_ok fuzz "$WORK" || status=1
 echo "fuzz: $cases cases ($phases) in $(($(date +%s) - start)) s, seed $SEED" >&2
 if [ "$status" = 0 ]; then echo "fuzz: $cases passed, 0 failed"; else echo "fuzz: FAILED"; fi
 exit "$status"

@@ -11,8 +11,9 @@ struct ServeSettingsTests {
     private func refusedServe(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
         let dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("policyhub-refused-\(UUID())")
         defer { try? FileManager.default.removeItem(at: dataDir) }
+        // A serve that accepted the setting would run on: after 20 s it is killed and the test fails.
         let result = try PolicyHubBinary.run(
-            ["serve", "--data-dir", dataDir.path] + arguments, environment: environment)
+            ["serve", "--data-dir", dataDir.path] + arguments, environment: environment, timeout: .seconds(20))
         #expect(!FileManager.default.fileExists(atPath: dataDir.path), "serve created \(dataDir.path) before refusing")
         return (result.status, result.stderr)
     }

@@ -184,6 +184,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "PolicyHubFetchTests",
+            dependencies: ["PolicyHubFetch"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "PolicyHubCoreTests",
             dependencies: ["PolicyHubCore"],
             swiftSettings: swiftSettings

@@ -120,11 +120,10 @@ public struct RegistryService: Sendable {
     public func version(
         publisher: Name, name: Name, version reference: String, caller: Principal
     ) async throws -> RegistryEntry {
-        let role = try await authorizer.require(
-            .readPolicyPacks, in: publisher.text, target: name.text, caller: caller)
+        // The pack service checks the permission, and audits a refusal, once.
         let version = try await packs.completedVersion(
             organization: publisher, pack: name, reference: reference, caller: caller)
-        return RegistryEntry(version: version, accessLevel: AccessLevel(role))
+        return RegistryEntry(version: version, accessLevel: AccessLevel(caller.role(in: publisher.text) ?? .member))
     }
 
     public func publish(

@@ -153,6 +153,140 @@ enum Migrations {
                 // `policyhub admin audit` without --org reads every organization's events, newest first.
                 "CREATE INDEX audit_events_by_time ON audit_events (occurred_at, id)"
             ]),
+        Migration(
+            version: 6, name: "M0006_CreatePolicyResults",
+            statements: [
+                // Every report as received; (stack, update) is its identity.
+                """
+                CREATE TABLE policy_reports (
+                    id TEXT PRIMARY KEY,
+                    organization_id TEXT NOT NULL REFERENCES organizations (id),
+                    project TEXT NOT NULL,
+                    stack TEXT NOT NULL,
+                    update_version BIGINT NOT NULL,
+                    claim_id TEXT NULL,
+                    succeeded BIGINT NOT NULL,
+                    digest TEXT NOT NULL,
+                    violation_count BIGINT NOT NULL,
+                    resource_count BIGINT NOT NULL,
+                    unknown_packs TEXT NOT NULL,
+                    reporter TEXT NOT NULL,
+                    reported_at BIGINT NOT NULL,
+                    UNIQUE (organization_id, project, stack, update_version)
+                )
+                """,
+                // The violations of every report; `current` marks those of each stack's newest report.
+                """
+                CREATE TABLE policy_report_violations (
+                    id TEXT PRIMARY KEY,
+                    report_id TEXT NOT NULL REFERENCES policy_reports (id),
+                    organization_id TEXT NOT NULL REFERENCES organizations (id),
+                    current BIGINT NOT NULL,
+                    observed_at BIGINT NOT NULL,
+                    resource_urn TEXT NOT NULL,
+                    pack_name TEXT NOT NULL,
+                    pack_version TEXT NOT NULL,
+                    policy_name TEXT NOT NULL,
+                    level TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    message TEXT NOT NULL,
+                    resource_type TEXT NOT NULL,
+                    resource_name TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX policy_report_violations_by_report ON policy_report_violations (report_id)",
+                """
+                CREATE INDEX policy_report_violations_current
+                ON policy_report_violations (organization_id, current, observed_at, id)
+                """,
+                // Each stack's newest evaluation.
+                """
+                CREATE TABLE policy_stacks (
+                    organization_id TEXT NOT NULL REFERENCES organizations (id),
+                    project TEXT NOT NULL,
+                    stack TEXT NOT NULL,
+                    report_id TEXT NOT NULL REFERENCES policy_reports (id),
+                    update_version BIGINT NOT NULL,
+                    evaluated_at BIGINT NOT NULL,
+                    resource_count BIGINT NOT NULL,
+                    packs_run TEXT NOT NULL,
+                    PRIMARY KEY (organization_id, project, stack)
+                )
+                """,
+                // What each policy governed and failed in each stack's newest evaluation.
+                """
+                CREATE TABLE policy_stack_tallies (
+                    organization_id TEXT NOT NULL REFERENCES organizations (id),
+                    project TEXT NOT NULL,
+                    stack TEXT NOT NULL,
+                    pack_name TEXT NOT NULL,
+                    policy_name TEXT NOT NULL,
+                    pack_version TEXT NOT NULL,
+                    severity TEXT NOT NULL,
+                    group_name TEXT NOT NULL,
+                    group_mode TEXT NULL,
+                    governed BIGINT NOT NULL,
+                    failing BIGINT NOT NULL,
+                    PRIMARY KEY (organization_id, project, stack, pack_name, policy_name)
+                )
+                """,
+                // The sums of the tallies per (group, pack, policy), kept in step by every report.
+                """
+                CREATE TABLE policy_compliance_totals (
+                    organization_id TEXT NOT NULL REFERENCES organizations (id),
+                    group_name TEXT NOT NULL,
+                    pack_name TEXT NOT NULL,
+                    policy_name TEXT NOT NULL,
+                    severity TEXT NOT NULL,
+                    group_mode TEXT NULL,
+                    governed BIGINT NOT NULL,
+                    failing BIGINT NOT NULL,
+                    stacks BIGINT NOT NULL,
+                    PRIMARY KEY (organization_id, group_name, pack_name, policy_name)
+                )
+                """,
+                """
+                CREATE TABLE policy_issues (
+                    id TEXT PRIMARY KEY,
+                    organization_id TEXT NOT NULL REFERENCES organizations (id),
+                    project TEXT NOT NULL,
+                    stack TEXT NOT NULL,
+                    resource_urn TEXT NOT NULL,
+                    pack_name TEXT NOT NULL,
+                    policy_name TEXT NOT NULL,
+                    stack_version BIGINT NOT NULL,
+                    pack_version TEXT NOT NULL,
+                    resource_type TEXT NOT NULL,
+                    resource_name TEXT NOT NULL,
+                    resource_provider TEXT NOT NULL,
+                    message TEXT NOT NULL,
+                    level TEXT NOT NULL,
+                    severity TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    closed BIGINT NOT NULL,
+                    kind TEXT NOT NULL,
+                    priority TEXT NULL,
+                    assigned_to TEXT NULL,
+                    group_name TEXT NULL,
+                    group_mode TEXT NULL,
+                    first_observed_at BIGINT NOT NULL,
+                    observed_at BIGINT NOT NULL,
+                    last_modified BIGINT NOT NULL,
+                    unknown_pack BIGINT NOT NULL,
+                    UNIQUE (organization_id, project, stack, resource_urn, pack_name, policy_name)
+                )
+                """,
+                "CREATE INDEX policy_issues_by_time ON policy_issues (organization_id, closed, observed_at, id)",
+                "CREATE INDEX policy_issues_by_status ON policy_issues (organization_id, status, observed_at)",
+                "CREATE INDEX policy_issues_by_policy ON policy_issues (organization_id, pack_name, policy_name)",
+                "CREATE INDEX policy_issues_by_severity ON policy_issues (organization_id, severity, closed)",
+                "CREATE INDEX policy_issues_by_assignee ON policy_issues (organization_id, assigned_to)",
+                "CREATE INDEX policy_issues_by_priority ON policy_issues (organization_id, priority)",
+                """
+                CREATE INDEX policy_issues_by_resource
+                ON policy_issues (organization_id, closed, project, stack, resource_urn)
+                """,
+            ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction.

@@ -68,6 +68,55 @@ public enum SQLStoreCopy {
                 ("id", .text), ("occurred_at", .integer), ("organization", .text), ("actor", .text), ("action", .text),
                 ("target", .text), ("client_address", .text), ("user_agent", .text),
             ], orderBy: "id"),
+        Table(
+            name: "policy_reports",
+            columns: [
+                ("id", .text), ("organization_id", .text), ("project", .text), ("stack", .text),
+                ("update_version", .integer), ("claim_id", .text), ("succeeded", .integer), ("digest", .text),
+                ("violation_count", .integer), ("resource_count", .integer), ("unknown_packs", .text),
+                ("reporter", .text), ("reported_at", .integer),
+            ], orderBy: "id"),
+        Table(
+            name: "policy_report_violations",
+            columns: [
+                ("id", .text), ("report_id", .text), ("organization_id", .text), ("current", .integer),
+                ("observed_at", .integer), ("resource_urn", .text), ("pack_name", .text), ("pack_version", .text),
+                ("policy_name", .text), ("level", .text), ("kind", .text), ("message", .text),
+                ("resource_type", .text), ("resource_name", .text),
+            ], orderBy: "id"),
+        Table(
+            name: "policy_stacks",
+            columns: [
+                ("organization_id", .text), ("project", .text), ("stack", .text), ("report_id", .text),
+                ("update_version", .integer), ("evaluated_at", .integer), ("resource_count", .integer),
+                ("packs_run", .text),
+            ], orderBy: "organization_id, project, stack"),
+        Table(
+            name: "policy_stack_tallies",
+            columns: [
+                ("organization_id", .text), ("project", .text), ("stack", .text), ("pack_name", .text),
+                ("policy_name", .text), ("pack_version", .text), ("severity", .text), ("group_name", .text),
+                ("group_mode", .text), ("governed", .integer), ("failing", .integer),
+            ], orderBy: "organization_id, project, stack, pack_name, policy_name"),
+        Table(
+            name: "policy_compliance_totals",
+            columns: [
+                ("organization_id", .text), ("group_name", .text), ("pack_name", .text), ("policy_name", .text),
+                ("severity", .text), ("group_mode", .text), ("governed", .integer), ("failing", .integer),
+                ("stacks", .integer),
+            ], orderBy: "organization_id, group_name, pack_name, policy_name"),
+        Table(
+            name: "policy_issues",
+            columns: [
+                ("id", .text), ("organization_id", .text), ("project", .text), ("stack", .text),
+                ("resource_urn", .text), ("pack_name", .text), ("policy_name", .text), ("stack_version", .integer),
+                ("pack_version", .text), ("resource_type", .text), ("resource_name", .text),
+                ("resource_provider", .text), ("message", .text), ("level", .text), ("severity", .text),
+                ("status", .text), ("closed", .integer), ("kind", .text), ("priority", .text),
+                ("assigned_to", .text), ("group_name", .text), ("group_mode", .text),
+                ("first_observed_at", .integer), ("observed_at", .integer), ("last_modified", .integer),
+                ("unknown_pack", .integer),
+            ], orderBy: "id"),
     ]
 
     static let pageSize = 500

@@ -54,6 +54,7 @@ public enum AuditAction {
     public static let tokenCreated = "token.create"
     public static let tokenRevoked = "token.revoke"
     public static let authorizationDenied = "authorization.denied"
+    public static let issueUpdated = "policyissue.update"
 }
 
 /// A page of audit events, newest first.

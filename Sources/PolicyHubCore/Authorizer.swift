@@ -6,12 +6,13 @@ public enum Permission: CaseIterable, Hashable, Sendable {
     case readPolicyGroups, createPolicyGroups, changePolicyGroups, deletePolicyGroups
     case readStacks
     case readAuditLog
+    case reportPolicyResults, readPolicyResults, triagePolicyIssues
 
     public var requiredRole: Role {
         switch self {
-        case .readPolicyPacks, .readPolicyGroups, .readStacks: .member
+        case .readPolicyPacks, .readPolicyGroups, .readStacks, .reportPolicyResults, .readPolicyResults: .member
         case .publishPolicyPacks, .deletePolicyPacks, .createPolicyGroups, .changePolicyGroups, .deletePolicyGroups,
-            .readAuditLog:
+            .readAuditLog, .triagePolicyIssues:
             .admin
         }
     }
@@ -28,6 +29,9 @@ public enum Permission: CaseIterable, Hashable, Sendable {
         case .deletePolicyGroups: "delete policy groups"
         case .readStacks: "read stacks"
         case .readAuditLog: "read the audit log"
+        case .reportPolicyResults: "report policy results"
+        case .readPolicyResults: "read policy results"
+        case .triagePolicyIssues: "triage policy issues"
         }
     }
 }

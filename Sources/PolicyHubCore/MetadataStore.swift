@@ -3,7 +3,7 @@ import Foundation
 /// Persistence of users, organizations, tokens and policy pack metadata, split along its seams so each service
 /// takes only what it uses. Every method is one transaction. Implementations translate their own failures into
 /// `RegistryError` where the cause is the caller's.
-public protocol MetadataStore: IdentityStore, PackStore, GroupStore, AuditStore, SweepStore {
+public protocol MetadataStore: IdentityStore, PackStore, GroupStore, AuditStore, SweepStore, ResultsStore {
     /// Answers when the database does; for health checks.
     func ping() async throws
 }

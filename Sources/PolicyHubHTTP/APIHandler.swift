@@ -11,6 +11,7 @@ struct APIHandler: APIProtocol {
     let groups: PolicyGroupService
     let stacks: StackPolicyService
     let audit: AuditService
+    let results: PolicyResultsService
     let draftLimits: DraftLimits
 }
 

@@ -15,13 +15,15 @@ public struct PolicyHubServices: Sendable {
     public var groups: PolicyGroupService
     public var stacks: StackPolicyService
     public var audit: AuditService
+    public var results: PolicyResultsService
     public var health: HealthService
 
     public init(
         identity: IdentityService, packs: PolicyPackService, registry: RegistryService, groups: PolicyGroupService,
-        stacks: StackPolicyService, audit: AuditService, health: HealthService
+        stacks: StackPolicyService, audit: AuditService, results: PolicyResultsService, health: HealthService
     ) {
         self.health = health
+        self.results = results
         self.identity = identity
         self.packs = packs
         self.registry = registry
@@ -33,7 +35,7 @@ public struct PolicyHubServices: Sendable {
     /// Every service over one metadata store, sharing one authorizer.
     public init(
         store: any MetadataStore, blobs: any BlobStore, signer: LinkSigner, publicURL: String,
-        settings: PublishSettings, clock: WallClock = .system, logger: Logger
+        settings: PublishSettings, results: ResultsSettings = .init(), clock: WallClock = .system, logger: Logger
     ) {
         let authorizer = Authorizer(audit: store, clock: clock)
         let packs = PolicyPackService(
@@ -44,7 +46,10 @@ public struct PolicyHubServices: Sendable {
             registry: RegistryService(store: store, packs: packs, authorizer: authorizer),
             groups: PolicyGroupService(store: store, authorizer: authorizer, clock: clock, logger: logger),
             stacks: StackPolicyService(store: store, packs: packs, authorizer: authorizer),
-            audit: AuditService(store: store, authorizer: authorizer), health: HealthService(store: store, blobs: blobs)
+            audit: AuditService(store: store, authorizer: authorizer),
+            results: PolicyResultsService(
+                store: store, packs: store, authorizer: authorizer, settings: results, clock: clock, logger: logger),
+            health: HealthService(store: store, blobs: blobs)
         )
     }
 }
@@ -53,6 +58,8 @@ public struct PolicyHubServices: Sendable {
 public struct HTTPLimits: Sendable {
     /// Largest JSON request body (413 past it).
     public var maxJSONBodyBytes: Int
+    /// Largest policy results report, which lists every resource of a stack.
+    public var maxResultsBodyBytes: Int
     /// A connection with no request in flight, or whose request head is still arriving, is closed after this long.
     public var idleTimeout: Duration
     /// The longest a request may take to arrive, from its head to the end of its body (408, then closed).
@@ -64,8 +71,9 @@ public struct HTTPLimits: Sendable {
 
     public init(
         maxJSONBodyBytes: Int = 1 << 20, idleTimeout: Duration = .seconds(60), readTimeout: Duration = .seconds(300),
-        rateLimits: RateLimits = .init(), draftLimits: DraftLimits = .init()
+        rateLimits: RateLimits = .init(), draftLimits: DraftLimits = .init(), maxResultsBodyBytes: Int = 32 << 20
     ) {
+        self.maxResultsBodyBytes = maxResultsBodyBytes
         self.draftLimits = draftLimits
         self.maxJSONBodyBytes = maxJSONBodyBytes
         self.idleTimeout = idleTimeout
@@ -82,10 +90,12 @@ public func buildRouter(_ services: PolicyHubServices, limits: HTTPLimits = .ini
     router.add(middleware: RoutingErrorMiddleware())
     let handler = APIHandler(
         identity: services.identity, packs: services.packs, registry: services.registry, groups: services.groups,
-        stacks: services.stacks, audit: services.audit, draftLimits: limits.draftLimits)
+        stacks: services.stacks, audit: services.audit, results: services.results, draftLimits: limits.draftLimits)
     try handler.registerHandlers(
         on: router, configuration: .init(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]),
-        middlewares: [JSONBodyMiddleware(maxBytes: limits.maxJSONBodyBytes)])
+        middlewares: [
+            JSONBodyMiddleware(maxBytes: limits.maxJSONBodyBytes, maxResultsBytes: limits.maxResultsBodyBytes)
+        ])
     TransferRoutes(packs: services.packs).register(on: router)
     OperationsRoutes(health: services.health).register(on: router)
     return router

@@ -10,6 +10,8 @@ import PolicyHubCore
 /// and PostgreSQL's text type cannot store it, so it used to surface as a 500 from the database.
 struct JSONBodyMiddleware: ServerMiddleware {
     let maxBytes: Int
+    /// A policy results report lists every resource of a stack: it gets a limit of its own.
+    let maxResultsBytes: Int
 
     func intercept(
         _ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
@@ -20,6 +22,7 @@ struct JSONBodyMiddleware: ServerMiddleware {
             throw RegistryError.invalid("The request's path or query contains a NUL character (%00).")
         }
         guard let body else { return try await next(request, nil, metadata) }
+        let maxBytes = operationID == "updateStackPolicyResults" ? maxResultsBytes : self.maxBytes
         let bytes: ArraySlice<UInt8>
         do {
             bytes = try await ArraySlice(collecting: body, upTo: maxBytes)

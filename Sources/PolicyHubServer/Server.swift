@@ -22,7 +22,8 @@ public struct Server: Sendable {
         services = PolicyHubServices(
             store: stores.metadata, blobs: stores.blobs,
             signer: LinkSigner(key: try await stores.metadata.signingKey()),
-            publicURL: configuration.publicURL, settings: configuration.publish, clock: clock, logger: logger)
+            publicURL: configuration.publicURL, settings: configuration.publish, results: configuration.results,
+            clock: clock, logger: logger)
         collector = GarbageCollector(
             store: stores.metadata, blobs: stores.blobs, pendingTTL: configuration.pendingTTL,
             grace: configuration.sweepGrace, clock: clock, logger: logger)

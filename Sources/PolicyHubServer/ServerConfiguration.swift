@@ -15,12 +15,15 @@ public struct ServerConfiguration: Sendable {
     public var pendingTTL: TimeInterval
     /// Time between sweeps; nil turns the background sweep off.
     public var sweepInterval: Duration?
+    public var results: ResultsSettings
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, publicURL: String? = nil, uploadLinkLifetime: TimeInterval = 3600,
         maxArchiveBytes: Int64 = 100 << 20, archiveLimits: ArchiveLimits = .init(),
-        http: HTTPLimits = .init(), pendingTTL: TimeInterval = 86_400, sweepInterval: Duration? = .seconds(3600)
+        http: HTTPLimits = .init(), pendingTTL: TimeInterval = 86_400, sweepInterval: Duration? = .seconds(3600),
+        results: ResultsSettings = .init()
     ) {
+        self.results = results
         self.host = host
         self.port = port
         self.publicURL = publicURL ?? "http://\(host):\(port)"

@@ -29,6 +29,14 @@ struct ServeCommand: AsyncParsableCommand {
     var uploadURLTTL: Int?
     @Option(help: "Largest accepted archive in bytes (env POLICYHUB_MAX_ARCHIVE_BYTES).") var maxArchiveBytes: Int64?
     @Option(help: "Largest JSON request body in bytes (env POLICYHUB_MAX_JSON_BODY_BYTES).") var maxJSONBodyBytes: Int?
+    @Option(help: "Largest policy results report in bytes (env POLICYHUB_MAX_RESULTS_BODY_BYTES).")
+    var maxResultsBodyBytes: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Seconds after its newest policy results report that a stack shows as drifted "
+                + "(env POLICYHUB_RESULTS_STALE_AFTER).")
+    )
+    var resultsStaleAfter: Int?
     @Option(help: "Most policies in one pack (env POLICYHUB_MAX_POLICIES).") var maxPolicies: Int?
     @Option(help: "Most characters in one text field of a pack (env POLICYHUB_MAX_FIELD_LENGTH).") var maxFieldLength:
         Int?
@@ -131,10 +139,18 @@ struct ServeCommand: AsyncParsableCommand {
                         ?? draftDefaults.maxPolicies,
                     maxFieldLength: try Setting.integer(
                         maxFieldLength, "POLICYHUB_MAX_FIELD_LENGTH", "--max-field-length", in: 1...)
-                        ?? draftDefaults.maxFieldLength)),
+                        ?? draftDefaults.maxFieldLength),
+                maxResultsBodyBytes: try Setting.integer(
+                    maxResultsBodyBytes, "POLICYHUB_MAX_RESULTS_BODY_BYTES", "--max-results-body-bytes", in: 1...)
+                    ?? (32 << 20)),
             pendingTTL: TimeInterval(
                 try Setting.integer(pendingTTL, "POLICYHUB_PENDING_TTL", "--pending-ttl", in: 1...) ?? 86_400),
-            sweepInterval: sweepInterval > 0 ? .seconds(sweepInterval) : nil)
+            sweepInterval: sweepInterval > 0 ? .seconds(sweepInterval) : nil,
+            results: ResultsSettings(
+                staleAfter: TimeInterval(
+                    try Setting.integer(
+                        resultsStaleAfter, "POLICYHUB_RESULTS_STALE_AFTER", "--results-stale-after", in: 1...)
+                        ?? 604_800)))
     }
 
     func resolveLogger() throws -> Logger {

@@ -200,6 +200,8 @@ struct MatrixFixture {
     let uploadPath: String
     let downloadPath: String
     let archive: [UInt8]
+    /// An issue of acme's stack web/prod, opened by a report.
+    let issueID: String
 
     static func build(_ server: TestServer, _ api: APIClient) async throws -> MatrixFixture {
         let identity = server.identity
@@ -234,6 +236,11 @@ struct MatrixFixture {
         try await api.publish(otherOrg, "rival-guard", tag: "1.0.0", token: rival, archive: archive)
         try await group(api, otherOrg, "rival-prod", pack: "rival-guard", token: rival)
 
+        #expect(
+            try await api.send(.put, reportPath, token: admin, json: report(update: 1)).status == .ok)
+        let issues = try await api.send(.post, "/api/orgs/\(org)/policyresults/issues", token: admin, json: [:])
+        let issueID = try #require(issues.json["policyIssues"]?.arrayValue?.first?["id"]?.stringValue, "\(issues.text)")
+
         server.clock.advance(by: 61)  // the expiring token has expired
         let required = try await api.send(.get, "/api/stacks/\(org)/web/prod/policypacks", token: admin)
         let location = try #require(required.json["requiredPolicies"]?.arrayValue?.first?["packLocation"]?.stringValue)
@@ -246,7 +253,27 @@ struct MatrixFixture {
                 .nonMember: "token \(outsider)", .member: "token \(member)", .adminOfAnotherOrg: "token \(rival)",
                 .admin: "token \(admin)",
             ],
-            uploadPath: try path(of: uploadURI), downloadPath: try path(of: location), archive: archive)
+            uploadPath: try path(of: uploadURI), downloadPath: try path(of: location), archive: archive,
+            issueID: issueID)
+    }
+
+    static let reportPath = "/api/preview/insights/\(org)/policy/stacks/web/prod/updates/1/results"
+
+    /// A report of one violation of acme-guard's `rule` on web/prod.
+    static func report(update: Int) -> JSONValue {
+        [
+            "claimId": "matrix",
+            "results": [
+                "succeeded": true,
+                "violations": [
+                    [
+                        "message": "broken", "policyName": "rule", "policyPackName": "acme-guard",
+                        "policyPackVersion": "1.0.0", "enforcementLevel": "mandatory",
+                        "resourceURN": "urn:pulumi:prod::web::aws:s3/bucket:Bucket::logs",
+                    ]
+                ],
+            ],
+        ]
     }
 
     /// Creates a version and uploads its archive without completing it; returns the upload URI.
@@ -289,6 +316,7 @@ struct MatrixFixture {
         let org = Self.org
         let packs = "/api/orgs/\(org)/policypacks"
         let groups = "/api/orgs/\(org)/policygroups"
+        let results = "/api/orgs/\(org)/policyresults"
         var routes: [MatrixRoute] = [
             .init(method: .get, path: "/api/user", access: .session, success: .ok),
             .init(method: .get, path: "/api/capabilities", access: .session, success: .ok),
@@ -365,6 +393,30 @@ struct MatrixFixture {
             .init(method: .get, path: "/api/stacks/\(org)/web/prod/policygroups", access: .member, success: .ok),
 
             .init(method: .get, path: "/api/orgs/\(org)/auditlogs", access: .admin, success: .ok),
+
+            // Reporting the same evaluation again changes nothing, so every successful caller gets 200.
+            .init(method: .put, path: Self.reportPath, access: .member, success: .ok, json: Self.report(update: 1)),
+            .init(
+                method: .post, path: "\(results)/issues", access: .member, success: .ok, json: [:], shows: "acme-guard"),
+            .init(
+                method: .post, path: "\(results)/issues/filters", access: .member, success: .ok,
+                json: ["field": "policyPack"], shows: "acme-guard"),
+            .init(
+                method: .post, path: "\(results)/issues/export", access: .member, success: .ok, json: [:],
+                shows: "acme-guard"),
+            .init(method: .get, path: "\(results)/issues/\(issueID)", access: .member, success: .ok, shows: "rule"),
+            .init(
+                method: .patch, path: "\(results)/issues/\(issueID)", access: .admin, success: .ok,
+                json: ["status": "in_progress", "priority": "p1"]),
+            .init(
+                method: .post, path: "\(results)/compliance", access: .member, success: .ok, json: [:],
+                shows: "web/prod"),
+            .init(
+                method: .post, path: "\(results)/policies", access: .member, success: .ok, json: [:],
+                shows: "acme-guard"),
+            .init(method: .get, path: "\(results)/metadata", access: .member, success: .ok),
+            .init(method: .get, path: "\(results)/violationsv2", access: .member, success: .ok, shows: "broken"),
+            .init(method: .post, path: "\(results)/violationsv2", access: .member, success: .ok, shows: "broken"),
 
             // Re-uploading a pending version's archive replaces it, which the snapshot does not see.
             .init(method: .put, path: uploadPath, access: .signedLink, success: .ok, upload: archive),

@@ -36,6 +36,7 @@ struct DocumentedFlagsTests {
 
     static let serve = Home.command("serve")
     static let fetch = Home.command("fetch")
+    static let report = Home.command("report")
     /// README: "Each takes `--data-dir` and `--database-url`" of the admin commands that work on one store.
     static let storeCommands: [Home] = [
         "create-org", "create-user", "add-member", "create-token", "list-tokens", "revoke-token", "audit", "gc",
@@ -52,7 +53,10 @@ struct DocumentedFlagsTests {
         "--max-json-body-bytes": [serve], "--max-policies": [serve], "--max-field-length": [serve],
         "--max-archive-bytes": [serve], "--max-archive-entries": [serve], "--max-unpacked-bytes": [serve],
         "--idle-timeout": [serve], "--read-timeout": [serve],
-        "--server": [fetch], "--token": [fetch], "--stack": [fetch], "--dest": [fetch], "--exec": [fetch],
+        "--max-results-body-bytes": [serve], "--results-stale-after": [serve],
+        "--server": [fetch, report], "--token": [fetch, report], "--stack": [fetch, report], "--dest": [fetch],
+        "--exec": [fetch], "--event-log": [report], "--cache-dir": [report], "--update-version": [report],
+        "--pulumi-exit-status": [report],
         "--policy-pack": [.fetchOutput], "--policy-pack-config": [.fetchOutput],
         "--role": [.command("admin add-member")],
         "--description": [.command("admin create-token")], "--expires-in": [.command("admin create-token")],
@@ -91,7 +95,7 @@ struct DocumentedFlagsTests {
             "--blob-store-url", "--upload-url-ttl", "--max-archive-bytes", "--max-json-body-bytes", "--max-policies",
             "--max-field-length", "--max-archive-entries", "--max-unpacked-bytes", "--idle-timeout", "--read-timeout",
             "--pending-ttl", "--gc-interval", "--rate-limit", "--anonymous-rate-limit", "--rate-limit-loopback",
-            "--log-level",
+            "--log-level", "--max-results-body-bytes", "--results-stale-after",
         ]
         for flag in serveFlags { homes[variable(for: flag)] = .option(command: "serve", flag: flag) }
         return homes
@@ -410,6 +414,51 @@ struct DocumentedFlagsTests {
             let refused = try await server.create(body: .object(large), token: token)
             #expect(refused.status == .contentTooLarge, "\(refused.text)")
             #expect(refused.message?.contains("limit of 600 bytes") == true, "\(refused.text)")
+        },
+        Behaviour("a larger policy results report gets 413", [Setting("--max-results-body-bytes", "600")]) {
+            server, scratch in
+            let token = try scratch.adminToken()
+            @Sendable func report(_ message: String) -> JSONValue {
+                [
+                    "results": [
+                        "succeeded": false,
+                        "violations": [
+                            [
+                                "message": .string(message), "policyName": "rule", "policyPackName": "p",
+                                "policyPackVersion": "1.0.0", "enforcementLevel": "mandatory",
+                            ]
+                        ],
+                    ]
+                ]
+            }
+            let path = "/api/preview/insights/default/policy/stacks/web/prod/updates/1/results"
+            let small = try await server.withAPI { api in
+                try await api.send(.put, path, token: token, json: report("x"))
+            }
+            #expect(small.status == .ok, "\(small.text)")
+            let large = try await server.withAPI { api in
+                try await api.send(.put, path, token: token, json: report(String(repeating: "x", count: 700)))
+            }
+            #expect(large.status == .contentTooLarge, "\(large.text)")
+            #expect(large.message?.contains("limit of 600 bytes") == true, "\(large.text)")
+        },
+        Behaviour("a stack whose report is older shows as drifted", [Setting("--results-stale-after", "1")]) {
+            server, scratch in
+            let token = try scratch.adminToken()
+            let path = "/api/preview/insights/default/policy/stacks/web/prod/updates/1/results"
+            let body: JSONValue = ["results": ["succeeded": true, "violations": []]]
+            let reported = try await server.withAPI { api in try await api.send(.put, path, token: token, json: body) }
+            #expect(reported.status == .ok, "\(reported.text)")
+            func drift() async throws -> [String] {
+                let answer = try await server.withAPI { api in
+                    try await api.send(.post, "/api/orgs/default/policyresults/compliance", token: token, json: [:])
+                }
+                let row = answer.json["rows"]?.arrayValue?.first { $0["entityName"]?.stringValue == "web/prod" }
+                return (row?["drift"]?.arrayValue ?? []).compactMap { $0["kind"]?.stringValue }
+            }
+            #expect(try await drift() == [])
+            try await Task.sleep(for: .milliseconds(2_100))
+            #expect(try await drift() == ["stale"])
         },
         Behaviour("a pack with more policies gets 400", [Setting("--max-policies", "2")]) { server, scratch in
             let token = try scratch.adminToken()

@@ -9,6 +9,7 @@ import PackArchive
 import PolicyHubCore
 import PolicyHubHTTP
 import PolicyHubServer
+import PolicyHubTestSupport
 import Synchronization
 
 /// A clock tests can move forward.
@@ -18,6 +19,16 @@ final class TestClock: Sendable {
     var wallClock: WallClock { WallClock { self.current.withLock { $0 } } }
 
     func advance(by seconds: TimeInterval) { current.withLock { $0 += seconds } }
+}
+
+/// Which database a test server keeps its metadata in.
+enum MetadataBackendKind: String, Sendable, CustomStringConvertible {
+    case sqlite, postgres
+
+    var description: String { rawValue }
+
+    /// SQLite always; PostgreSQL when CI (or the developer) configured `POLICYHUB_TEST_POSTGRES_URL`.
+    static var available: [MetadataBackendKind] { TestStores.postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
 }
 
 /// A whole server on real parts: a SQLite file and archive files in a temporary directory, served over loopback HTTP.
@@ -40,21 +51,33 @@ struct TestServer: Sendable {
         maxArchiveBytes: Int64 = 100 << 20, uploadLinkLifetime: TimeInterval = 3600,
         blobStore: (@Sendable (URL) throws -> any BlobStore)? = nil,
         archiveLimits: ArchiveLimits = .init(), draftLimits: DraftLimits = .init(), httpLimits: HTTPLimits = .init(),
+        metadata: MetadataBackendKind = .sqlite, results: ResultsSettings = .init(),
         _ body: @Sendable (TestServer, APIClient) async throws -> T
     ) async throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "policyhub-test-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try await SQLMetadataStore.open(
-            SQLiteBackend(path: directory.appendingPathComponent("policyhub.sqlite").path))
+        var database: TestDatabase?
+        let store: SQLMetadataStore
+        switch metadata {
+        case .sqlite:
+            store = try await SQLMetadataStore.open(
+                SQLiteBackend(path: directory.appendingPathComponent("policyhub.sqlite").path))
+        case .postgres:
+            let created = try await TestDatabase.create("server")
+            database = created
+            store = try await SQLMetadataStore.open(try PostgresBackend(url: created.url, maxConnections: 4))
+        }
+
         let blobs = try blobStore?(directory) ?? FileSystemBlobStore(root: directory.appendingPathComponent("blobs"))
         let clock = TestClock()
         var httpLimits = httpLimits
         httpLimits.draftLimits = draftLimits
         let configuration = ServerConfiguration(
             host: "127.0.0.1", port: 0, publicURL: publicURL, uploadLinkLifetime: uploadLinkLifetime,
-            maxArchiveBytes: maxArchiveBytes, archiveLimits: archiveLimits, http: httpLimits, sweepInterval: nil)
+            maxArchiveBytes: maxArchiveBytes, archiveLimits: archiveLimits, http: httpLimits, sweepInterval: nil,
+            results: results)
         let stores = Stores(metadata: store, blobs: blobs)
         do {
             let composed = try await Server(
@@ -68,9 +91,11 @@ struct TestServer: Sendable {
                 try await body(server, APIClient(client: client))
             }
             try await store.shutdown()
+            try? await database?.drop()
             return result
         } catch {
             try? await store.shutdown()
+            try? await database?.drop()
             throw error
         }
     }

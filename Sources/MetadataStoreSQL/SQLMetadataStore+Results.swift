@@ -1,0 +1,326 @@
+import Foundation
+import PolicyHubCore
+import SQLKit
+
+/// Recording evaluations and triaging issues. The reads are in `SQLMetadataStore+ResultsQueries.swift`.
+extension SQLMetadataStore {
+    /// Rows per multi-row INSERT: far below both databases' limits on bound parameters.
+    static let batchRows = 200
+
+    public func recordEvaluation(_ record: EvaluationRecord) async throws -> Bool {
+        let lock = backend.lockRowsClause
+        return try await backend.transaction { database in
+            let report = record.report
+            let stack = report.stack
+            let orgID = try await Self.organizationID(database, record.organization)
+            let now = record.receivedAt.milliseconds
+            if let earlier = try await database.raw(
+                """
+                SELECT digest FROM policy_reports
+                WHERE organization_id = \(bind: orgID) AND project = \(bind: stack.project)
+                  AND stack = \(bind: stack.name) AND update_version = \(bind: report.updateVersion)
+                """
+            ).first() {
+                guard try earlier.string("digest") == record.digest else {
+                    throw RegistryError(
+                        .conflict,
+                        "Update \(report.updateVersion) of stack \(stack.project)/\(stack.name) was already reported "
+                            + "with different results; report each evaluation under a new update version.")
+                }
+                return false
+            }
+            let reportID = Self.newID()
+            let unknown = String(decoding: try JSONEncoder().encode(record.unknownPacks), as: UTF8.self)
+            try await database.raw(
+                """
+                INSERT INTO policy_reports (id, organization_id, project, stack, update_version, claim_id, succeeded,
+                    digest, violation_count, resource_count, unknown_packs, reporter, reported_at)
+                VALUES (\(bind: reportID), \(bind: orgID), \(bind: stack.project), \(bind: stack.name),
+                    \(bind: report.updateVersion), \(bind: report.claimID), \(bind: report.succeeded ? 1 : 0),
+                    \(bind: record.digest), \(bind: report.violations.count), \(bind: record.resourceCount),
+                    \(bind: unknown), \(bind: record.reporter), \(bind: now))
+                """
+            ).run()
+            let newest = try await database.raw(
+                """
+                SELECT report_id, update_version FROM policy_stacks
+                WHERE organization_id = \(bind: orgID) AND project = \(bind: stack.project)
+                  AND stack = \(bind: stack.name) \(unsafeRaw: lock)
+                """
+            ).first()
+            let isNewest = try newest.map { try $0.int("update_version") < report.updateVersion } ?? true
+            try await Self.insertViolations(database, record, reportID: reportID, orgID: orgID, current: isNewest)
+            guard isNewest else { return true }
+
+            let packsRun = String(decoding: try JSONEncoder().encode(record.packsRun), as: UTF8.self)
+            if let newest {
+                try await database.raw(
+                    "UPDATE policy_report_violations SET current = 0 WHERE report_id = \(bind: try newest.string("report_id"))"
+                ).run()
+                try await database.raw(
+                    """
+                    UPDATE policy_stacks SET report_id = \(bind: reportID), update_version = \(bind: report.updateVersion),
+                        evaluated_at = \(bind: now), resource_count = \(bind: record.resourceCount),
+                        packs_run = \(bind: packsRun)
+                    WHERE organization_id = \(bind: orgID) AND project = \(bind: stack.project)
+                      AND stack = \(bind: stack.name)
+                    """
+                ).run()
+            } else {
+                try await database.raw(
+                    """
+                    INSERT INTO policy_stacks (organization_id, project, stack, report_id, update_version, evaluated_at,
+                        resource_count, packs_run)
+                    VALUES (\(bind: orgID), \(bind: stack.project), \(bind: stack.name), \(bind: reportID),
+                        \(bind: report.updateVersion), \(bind: now), \(bind: record.resourceCount), \(bind: packsRun))
+                    """
+                ).run()
+            }
+            try await Self.replaceTallies(database, record, orgID: orgID)
+            try await Self.applyIssueChanges(database, record, orgID: orgID, now: now)
+            return true
+        }
+    }
+
+    static func insertViolations(
+        _ database: any SQLDatabase, _ record: EvaluationRecord, reportID: String, orgID: String, current: Bool
+    ) async throws {
+        let now = record.receivedAt.milliseconds
+        for batch in record.findings.chunked(batchRows) {
+            let rows = batch.map { finding -> SQLQueryString in
+                let violation = finding.violation
+                return """
+                    (\(bind: newID()), \(bind: reportID), \(bind: orgID), \(bind: current ? 1 : 0), \(bind: now),
+                     \(bind: violation.resourceURN), \(bind: violation.packName), \(bind: violation.packVersion),
+                     \(bind: violation.policyName), \(bind: violation.level.rawValue), \(bind: violation.kind.rawValue),
+                     \(bind: violation.message), \(bind: finding.resource.type), \(bind: finding.resource.name))
+                    """
+            }
+            try await database.raw(
+                """
+                INSERT INTO policy_report_violations (id, report_id, organization_id, current, observed_at,
+                    resource_urn, pack_name, pack_version, policy_name, level, kind, message, resource_type,
+                    resource_name)
+                VALUES \(rows.joined(separator: ", "))
+                """
+            ).run()
+        }
+    }
+
+    /// Swaps the stack's tallies for the new evaluation's, moving the totals by the difference.
+    static func replaceTallies(_ database: any SQLDatabase, _ record: EvaluationRecord, orgID: String) async throws {
+        let stack = record.report.stack
+        let old = try await database.raw(
+            """
+            SELECT pack_name, policy_name, group_name, governed, failing FROM policy_stack_tallies
+            WHERE organization_id = \(bind: orgID) AND project = \(bind: stack.project) AND stack = \(bind: stack.name)
+            """
+        ).all()
+        for row in old {
+            try await database.raw(
+                """
+                UPDATE policy_compliance_totals
+                SET governed = governed - \(bind: try row.int("governed")),
+                    failing = failing - \(bind: try row.int("failing")), stacks = stacks - 1
+                WHERE organization_id = \(bind: orgID) AND group_name = \(bind: try row.string("group_name"))
+                  AND pack_name = \(bind: try row.string("pack_name"))
+                  AND policy_name = \(bind: try row.string("policy_name"))
+                """
+            ).run()
+        }
+        try await database.raw(
+            """
+            DELETE FROM policy_stack_tallies
+            WHERE organization_id = \(bind: orgID) AND project = \(bind: stack.project) AND stack = \(bind: stack.name)
+            """
+        ).run()
+        for batch in record.tallies.chunked(batchRows) {
+            let rows = batch.map { tally -> SQLQueryString in
+                """
+                (\(bind: orgID), \(bind: stack.project), \(bind: stack.name), \(bind: tally.packName),
+                 \(bind: tally.policyName), \(bind: tally.packVersion), \(bind: tally.severity?.rawValue ?? ""),
+                 \(bind: tally.groupName), \(bind: tally.groupMode?.rawValue ?? ""), \(bind: tally.governed),
+                 \(bind: tally.failing))
+                """
+            }
+            try await database.raw(
+                """
+                INSERT INTO policy_stack_tallies (organization_id, project, stack, pack_name, policy_name,
+                    pack_version, severity, group_name, group_mode, governed, failing)
+                VALUES \(rows.joined(separator: ", "))
+                """
+            ).run()
+        }
+        for tally in record.tallies {
+            try await database.raw(
+                """
+                INSERT INTO policy_compliance_totals (organization_id, group_name, pack_name, policy_name, severity,
+                    group_mode, governed, failing, stacks)
+                VALUES (\(bind: orgID), \(bind: tally.groupName), \(bind: tally.packName), \(bind: tally.policyName),
+                    \(bind: tally.severity?.rawValue ?? ""), \(bind: tally.groupMode?.rawValue ?? ""),
+                    \(bind: tally.governed), \(bind: tally.failing), 1)
+                ON CONFLICT (organization_id, group_name, pack_name, policy_name) DO UPDATE SET
+                    governed = policy_compliance_totals.governed + excluded.governed,
+                    failing = policy_compliance_totals.failing + excluded.failing,
+                    stacks = policy_compliance_totals.stacks + 1,
+                    severity = excluded.severity, group_mode = excluded.group_mode
+                """
+            ).run()
+        }
+        try await database.raw(
+            "DELETE FROM policy_compliance_totals WHERE organization_id = \(bind: orgID) AND stacks <= 0"
+        ).run()
+    }
+
+    /// Opens, updates and fixes the stack's issues as the lifecycle in `EvaluationRecord.changes(to:)` decides.
+    static func applyIssueChanges(_ database: any SQLDatabase, _ record: EvaluationRecord, orgID: String, now: Int64)
+        async throws
+    {
+        let report = record.report
+        let stack = report.stack
+        let existing = try await database.raw(
+            """
+            SELECT id, resource_urn, pack_name, policy_name, status FROM policy_issues
+            WHERE organization_id = \(bind: orgID) AND project = \(bind: stack.project) AND stack = \(bind: stack.name)
+            """
+        ).all().map { row in
+            ExistingIssue(
+                id: try row.string("id"),
+                key: IssueKey(
+                    resourceURN: try row.string("resource_urn"), packName: try row.string("pack_name"),
+                    policyName: try row.string("policy_name")),
+                status: IssueStatus(rawValue: try row.string("status")) ?? .open)
+        }
+        let changes = record.changes(to: existing)
+        let writes = changes.opened.map { (id: newID(), finding: $0, status: IssueStatus.open) } + changes.observed
+        for batch in writes.chunked(batchRows) {
+            let rows = batch.map { write -> SQLQueryString in
+                let finding = write.finding
+                let violation = finding.violation
+                return """
+                    (\(bind: write.id), \(bind: orgID), \(bind: stack.project), \(bind: stack.name),
+                     \(bind: violation.resourceURN), \(bind: violation.packName), \(bind: violation.policyName),
+                     \(bind: report.updateVersion), \(bind: violation.packVersion), \(bind: finding.resource.type),
+                     \(bind: finding.resource.name), \(bind: finding.resource.provider), \(bind: violation.message),
+                     \(bind: violation.level.rawValue), \(bind: finding.severity?.rawValue ?? ""),
+                     \(bind: write.status.rawValue), \(bind: write.status.isClosed ? 1 : 0),
+                     \(bind: violation.kind.rawValue), '', '', \(bind: finding.groupName ?? ""),
+                     \(bind: finding.groupMode?.rawValue ?? ""), \(bind: now), \(bind: now), \(bind: now),
+                     \(bind: finding.unknownPack ? 1 : 0))
+                    """
+            }
+            try await database.raw(
+                """
+                INSERT INTO policy_issues (id, organization_id, project, stack, resource_urn, pack_name, policy_name,
+                    stack_version, pack_version, resource_type, resource_name, resource_provider, message, level,
+                    severity, status, closed, kind, priority, assigned_to, group_name, group_mode, first_observed_at,
+                    observed_at, last_modified, unknown_pack)
+                VALUES \(rows.joined(separator: ", "))
+                ON CONFLICT (organization_id, project, stack, resource_urn, pack_name, policy_name) DO UPDATE SET
+                    stack_version = excluded.stack_version, pack_version = excluded.pack_version,
+                    message = excluded.message, level = excluded.level, severity = excluded.severity,
+                    kind = excluded.kind, group_name = excluded.group_name, group_mode = excluded.group_mode,
+                    observed_at = excluded.observed_at, unknown_pack = excluded.unknown_pack,
+                    last_modified = CASE WHEN policy_issues.status = excluded.status
+                        THEN policy_issues.last_modified ELSE excluded.last_modified END,
+                    status = excluded.status, closed = excluded.closed
+                """
+            ).run()
+        }
+        for batch in changes.fixed.chunked(batchRows * 2) {
+            try await database.raw(
+                """
+                UPDATE policy_issues SET status = 'fixed', closed = 1, last_modified = \(bind: now)
+                WHERE id IN (\(binds: Array(batch)))
+                """
+            ).run()
+        }
+    }
+
+    public func updateIssue(organization: String, id: String, change: IssueChange, at time: Date, audit: AuditEvent?)
+        async throws -> PolicyIssueRecord
+    {
+        try await backend.transaction { database in
+            let orgID = try await Self.organizationID(database, organization)
+            guard
+                try await database.raw(
+                    "SELECT id FROM policy_issues WHERE id = \(bind: id) AND organization_id = \(bind: orgID)"
+                ).first() != nil
+            else { throw RegistryError(.notFound, "Policy issue '\(id)' not found") }
+            if case .some(.some(let login)) = change.assignee, !login.isEmpty {
+                let member = try await database.raw(
+                    """
+                    SELECT 1 AS one FROM memberships m JOIN users u ON u.id = m.user_id
+                    WHERE m.organization_id = \(bind: orgID) AND u.login = \(bind: login)
+                    """
+                ).first()
+                guard member != nil else {
+                    throw RegistryError.invalid(
+                        "Cannot assign the issue to '\(login)': no member of the organization has that login.",
+                        details: [.init(resource: "request", attribute: "assignedTo", errorType: .notFound)])
+                }
+            }
+            try await Self.insert(audit, database)
+            var sets: [SQLQueryString] = ["last_modified = \(bind: time.milliseconds)"]
+            if let status = change.status {
+                sets.append("status = \(bind: status.rawValue)")
+                sets.append("closed = \(bind: status.isClosed ? 1 : 0)")
+            }
+            if let priority = change.priority { sets.append("priority = \(bind: priority.rawValue)") }
+            if let assignee = change.assignee { sets.append("assigned_to = \(bind: assignee ?? "")") }
+            try await database.raw(
+                "UPDATE policy_issues SET \(sets.joined(separator: ", ")) WHERE id = \(bind: id)"
+            ).run()
+            guard let issue = try await Self.issue(database, orgID: orgID, id: id) else {
+                throw StoreInconsistency("policy issue \(id) vanished inside its own transaction")
+            }
+            return issue
+        }
+    }
+
+    public func groupApplications(organization: String) async throws -> [GroupApplication] {
+        try await backend.withConnection { database in
+            let orgID = try await Self.organizationID(database, organization)
+            let groups = try await database.raw(
+                "SELECT id, name, is_org_default, mode FROM policy_groups WHERE organization_id = \(bind: orgID)"
+            ).all()
+            var stacks: [String: [StackReference]] = [:]
+            for row in try await database.raw(
+                """
+                SELECT gs.group_id AS group_id, gs.project AS project, gs.stack AS stack
+                FROM policy_group_stacks gs JOIN policy_groups g ON g.id = gs.group_id
+                WHERE g.organization_id = \(bind: orgID)
+                """
+            ).all() {
+                stacks[try row.string("group_id"), default: []].append(
+                    StackReference(project: try row.string("project"), name: try row.string("stack")))
+            }
+            var packs: [String: [String: AppliedVersion]] = [:]
+            for row in try await database.raw(
+                """
+                SELECT gp.group_id AS group_id, p.name AS name, v.version AS version, v.version_tag AS version_tag
+                FROM policy_group_packs gp JOIN policy_groups g ON g.id = gp.group_id
+                JOIN policy_pack_versions v ON v.id = gp.version_id JOIN policy_packs p ON p.id = v.pack_id
+                WHERE g.organization_id = \(bind: orgID)
+                """
+            ).all() {
+                packs[try row.string("group_id"), default: [:]][try row.string("name")] = AppliedVersion(
+                    number: Int(try row.int("version")), tag: try row.optionalString("version_tag"))
+            }
+            return try groups.map { row in
+                let id = try row.string("id")
+                return GroupApplication(
+                    name: try row.string("name"), isOrgDefault: try row.int("is_org_default") != 0,
+                    mode: PolicyGroupMode(rawValue: try row.string("mode")) ?? .preventative,
+                    stacks: stacks[id] ?? [], packs: packs[id] ?? [:])
+            }
+        }
+    }
+}
+
+extension Array {
+    /// Consecutive slices of at most `size` elements.
+    func chunked(_ size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
+    }
+}

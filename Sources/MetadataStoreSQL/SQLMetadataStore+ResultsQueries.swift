@@ -232,7 +232,7 @@ extension SQLMetadataStore {
             var totals: [StackReference: [String: PairCount]] = [:]
             for row in try await database.raw(
                 """
-                SELECT project, stack, pack_name, SUM(governed) AS governed, SUM(failing) AS failing
+                SELECT project, stack, pack_name, CAST(SUM(governed) AS BIGINT) AS governed, CAST(SUM(failing) AS BIGINT) AS failing
                 FROM policy_stack_tallies
                 WHERE organization_id = \(bind: orgID)
                   AND (project > \(bind: firstProject) OR (project = \(bind: firstProject) AND stack >= \(bind: firstStack)))
@@ -263,7 +263,7 @@ extension SQLMetadataStore {
             var totals: [String: [PolicySeverity?: PairCount]] = [:]
             for row in try await database.raw(
                 """
-                SELECT pack_name, severity, SUM(governed) AS governed, SUM(failing) AS failing
+                SELECT pack_name, severity, CAST(SUM(governed) AS BIGINT) AS governed, CAST(SUM(failing) AS BIGINT) AS failing
                 FROM policy_compliance_totals WHERE organization_id = \(bind: orgID)
                 GROUP BY pack_name, severity
                 """
@@ -306,7 +306,8 @@ extension SQLMetadataStore {
                     WHERE organization_id = \(bind: orgID) AND failing > 0) p
                     """),
                 resources: try await count(
-                    "SELECT SUM(resource_count) AS n FROM policy_stacks WHERE organization_id = \(bind: orgID)"),
+                    "SELECT CAST(SUM(resource_count) AS BIGINT) AS n FROM policy_stacks WHERE organization_id = \(bind: orgID)"
+                ),
                 resourcesWithIssues: try await count(
                     """
                     SELECT COUNT(*) AS n FROM (SELECT DISTINCT project, stack, resource_urn FROM policy_issues

@@ -382,10 +382,12 @@ struct ReportCommandTests {
     /// Starts `policyhub serve` on `port`, publishes `guard` 1.0.0 to `default` and, when asked, applies it to the
     /// default policy group.
     func withServer(
-        port: Int, applyGuard: Bool, _ body: (ServerProcess, String) async throws -> Void
+        port: Int, applyGuard: Bool, extraArguments: [String] = [],
+        _ body: (ServerProcess, String) async throws -> Void
     ) async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
-        let server = try ServerProcess(dataDir: directory.appendingPathComponent("data"), port: port)
+        let server = try ServerProcess(
+            dataDir: directory.appendingPathComponent("data"), port: port, extraArguments: extraArguments)
         do {
             try await server.waitUntilReady()
             let token = try server.initialAdminToken()

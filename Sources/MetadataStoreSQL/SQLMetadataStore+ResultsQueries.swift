@@ -140,11 +140,13 @@ extension SQLMetadataStore {
                 ).first()?.int("n")
                 return IssuePage(issues: [], groups: groups, rowCount: Int(total ?? 0))
             }
+            // The tie-break runs the way the first sort does, so the default order can walk an index backwards.
+            let tieBreak = query.sort.first?.ascending == false ? "i.id DESC" : "i.id ASC"
             let issues = try await database.raw(
                 """
                 SELECT \(unsafeRaw: Self.issueColumns) FROM policy_issues i \(unsafeRaw: Self.issueJoins)
                 WHERE \(condition)
-                ORDER BY \(unsafeRaw: Self.issueGrid.order(query.sort, tieBreak: "i.id ASC"))
+                ORDER BY \(unsafeRaw: Self.issueGrid.order(query.sort, tieBreak: tieBreak))
                 LIMIT \(bind: query.limit) OFFSET \(bind: query.startRow)
                 """
             ).all().map(Self.decodeIssue)

@@ -126,15 +126,29 @@ struct RouteTable: Sendable {
         entries = table.map { ($0.key.split(separator: "/"), $0.value) }
     }
 
+    /// The methods of the routes the router would pick for `path`: like its trie, a literal segment wins over a
+    /// parameter, so `/issues/filters` has the methods of that route, not also those of `/issues/{issueId}`.
     func methods(for path: String) -> Set<HTTPRequest.Method> {
         let components = path.split(separator: "/")
+        var best: [Bool] = []
         var methods: Set<HTTPRequest.Method> = []
         for entry in entries where entry.components.count == components.count {
             let matches = zip(entry.components, components).allSatisfy { pattern, value in
-                pattern.hasPrefix(":") || pattern.hasPrefix("{") || pattern == "*" || pattern == value
+                Self.isParameter(pattern) || pattern == value
             }
-            if matches { methods.formUnion(entry.methods) }
+            guard matches else { continue }
+            let literals = entry.components.map { !Self.isParameter($0) }
+            if literals.lexicographicallyPrecedes(best, by: { !$0 && $1 }) { continue }
+            if literals != best {
+                best = literals
+                methods = []
+            }
+            methods.formUnion(entry.methods)
         }
         return methods
+    }
+
+    private static func isParameter(_ pattern: Substring) -> Bool {
+        pattern.hasPrefix(":") || pattern.hasPrefix("{") || pattern == "*"
     }
 }

@@ -442,11 +442,12 @@ struct DocumentedFlagsTests {
             #expect(large.status == .contentTooLarge, "\(large.text)")
             #expect(large.message?.contains("limit of 600 bytes") == true, "\(large.text)")
         },
-        Behaviour("a stack whose report is older shows as drifted", [Setting("--results-stale-after", "1")]) {
+        Behaviour("a stack whose report is older shows as drifted", [Setting("--results-stale-after", "2")]) {
             server, scratch in
             let token = try scratch.adminToken()
             let path = "/api/preview/insights/default/policy/stacks/web/prod/updates/1/results"
             let body: JSONValue = ["results": ["succeeded": true, "violations": []]]
+            let reportedAt = Date()
             let reported = try await server.withAPI { api in try await api.send(.put, path, token: token, json: body) }
             #expect(reported.status == .ok, "\(reported.text)")
             func drift() async throws -> [String] {
@@ -456,8 +457,10 @@ struct DocumentedFlagsTests {
                 let row = answer.json["rows"]?.arrayValue?.first { $0["entityName"]?.stringValue == "web/prod" }
                 return (row?["drift"]?.arrayValue ?? []).compactMap { $0["kind"]?.stringValue }
             }
-            #expect(try await drift() == [])
-            try await Task.sleep(for: .milliseconds(2_100))
+            let fresh = try await drift()
+            // A loaded machine may take longer than the setting to answer; only a prompt answer can show "fresh".
+            if Date().timeIntervalSince(reportedAt) < 1.5 { #expect(fresh == []) }
+            try await Task.sleep(for: .seconds(max(0.1, 2.5 - Date().timeIntervalSince(reportedAt))))
             #expect(try await drift() == ["stale"])
         },
         Behaviour("a pack with more policies gets 400", [Setting("--max-policies", "2")]) { server, scratch in

@@ -282,6 +282,9 @@ enum Migrations {
                 "CREATE INDEX policy_issues_by_severity ON policy_issues (organization_id, severity, closed)",
                 "CREATE INDEX policy_issues_by_assignee ON policy_issues (organization_id, assigned_to)",
                 "CREATE INDEX policy_issues_by_priority ON policy_issues (organization_id, priority)",
+                "CREATE INDEX policy_issues_by_group ON policy_issues (organization_id, group_name)",
+                "CREATE INDEX policy_issues_by_type ON policy_issues (organization_id, resource_type)",
+                "CREATE INDEX policy_issues_by_modification ON policy_issues (organization_id, closed, last_modified)",
                 """
                 CREATE INDEX policy_issues_by_resource
                 ON policy_issues (organization_id, closed, project, stack, resource_urn)

@@ -41,41 +41,46 @@ extension SQLMetadataStore {
                     \(bind: unknown), \(bind: record.reporter), \(bind: now))
                 """
             ).run()
-            let newest = try await database.raw(
+            // The stack's row exists before it is locked, so that two instances' first reports of a stack
+            // queue on it rather than race to insert it (update -1: no evaluation yet).
+            try await database.raw(
                 """
-                SELECT report_id, update_version FROM policy_stacks
-                WHERE organization_id = \(bind: orgID) AND project = \(bind: stack.project)
-                  AND stack = \(bind: stack.name) \(unsafeRaw: lock)
+                INSERT INTO policy_stacks (organization_id, project, stack, report_id, update_version, evaluated_at,
+                    resource_count, packs_run)
+                VALUES (\(bind: orgID), \(bind: stack.project), \(bind: stack.name), \(bind: reportID), -1,
+                    \(bind: now), 0, '{}')
+                ON CONFLICT (organization_id, project, stack) DO NOTHING
                 """
-            ).first()
-            let isNewest = try newest.map { try $0.int("update_version") < report.updateVersion } ?? true
+            ).run()
+            guard
+                let newest = try await database.raw(
+                    """
+                    SELECT report_id, update_version FROM policy_stacks
+                    WHERE organization_id = \(bind: orgID) AND project = \(bind: stack.project)
+                      AND stack = \(bind: stack.name) \(unsafeRaw: lock)
+                    """
+                ).first()
+            else { throw StoreInconsistency("policy_stacks lost the row of \(stack.project)/\(stack.name)") }
+            let newestVersion = try newest.int("update_version")
+            let isNewest = newestVersion < report.updateVersion
             try await Self.insertViolations(database, record, reportID: reportID, orgID: orgID, current: isNewest)
             guard isNewest else { return true }
 
-            let packsRun = String(decoding: try JSONEncoder().encode(record.packsRun), as: UTF8.self)
-            if let newest {
+            if newestVersion >= 0 {
                 try await database.raw(
                     "UPDATE policy_report_violations SET current = 0 WHERE report_id = \(bind: try newest.string("report_id"))"
                 ).run()
-                try await database.raw(
-                    """
-                    UPDATE policy_stacks SET report_id = \(bind: reportID), update_version = \(bind: report.updateVersion),
-                        evaluated_at = \(bind: now), resource_count = \(bind: record.resourceCount),
-                        packs_run = \(bind: packsRun)
-                    WHERE organization_id = \(bind: orgID) AND project = \(bind: stack.project)
-                      AND stack = \(bind: stack.name)
-                    """
-                ).run()
-            } else {
-                try await database.raw(
-                    """
-                    INSERT INTO policy_stacks (organization_id, project, stack, report_id, update_version, evaluated_at,
-                        resource_count, packs_run)
-                    VALUES (\(bind: orgID), \(bind: stack.project), \(bind: stack.name), \(bind: reportID),
-                        \(bind: report.updateVersion), \(bind: now), \(bind: record.resourceCount), \(bind: packsRun))
-                    """
-                ).run()
             }
+            let packsRun = String(decoding: try JSONEncoder().encode(record.packsRun), as: UTF8.self)
+            try await database.raw(
+                """
+                UPDATE policy_stacks SET report_id = \(bind: reportID), update_version = \(bind: report.updateVersion),
+                    evaluated_at = \(bind: now), resource_count = \(bind: record.resourceCount),
+                    packs_run = \(bind: packsRun)
+                WHERE organization_id = \(bind: orgID) AND project = \(bind: stack.project)
+                  AND stack = \(bind: stack.name)
+                """
+            ).run()
             try await Self.replaceTallies(database, record, orgID: orgID)
             try await Self.applyIssueChanges(database, record, orgID: orgID, now: now)
             return true

@@ -79,7 +79,7 @@ public struct GridQuery<Column: GridColumn>: Hashable, Sendable {
 
     /// The filter with the opened groups' values as conditions.
     public var effectiveFilter: GridFilter<Column>? {
-        let opened = zip(groupBy, groupKeys).map { GridFilter<Column>.condition($0, .equals, .text($1)) }
+        let opened = zip(groupBy, groupKeys).map { GridFilter<Column>.condition($0, .inSet, .set([$1])) }
         guard !opened.isEmpty else { return filter }
         return .all((filter.map { [$0] } ?? []) + opened)
     }

@@ -89,8 +89,10 @@ extension APIHandler {
             continuation.onTermination = { _ in task.cancel() }
         }
         let body = HTTPBody(stream, length: .unknown, iterationBehavior: .single)
-        // Pulumi's SDK asks for text/plain; a client that names text/csv gets that.
-        let wantsCSV = input.headers.accept.contains { $0.contentType == .csv }
+        // Pulumi's SDK asks for text/plain; a client that names text/csv (and not text/plain) gets that. Without an
+        // Accept header the generated layer lists every type.
+        let accepted = input.headers.accept.map(\.contentType)
+        let wantsCSV = accepted.contains(.csv) && !accepted.contains(.plainText)
         return .ok(.init(body: wantsCSV ? .csv(body) : .plainText(body)))
     }
 

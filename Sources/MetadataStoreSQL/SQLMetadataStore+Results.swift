@@ -112,26 +112,41 @@ extension SQLMetadataStore {
         }
     }
 
-    /// Swaps the stack's tallies for the new evaluation's, moving the totals by the difference.
+    /// Swaps the stack's tallies for the new evaluation's, moving the totals by the difference: one upsert per
+    /// (group, pack, policy), in sorted order, so concurrent reports of other stacks lock the same rows in the same
+    /// order and cannot deadlock.
     static func replaceTallies(_ database: any SQLDatabase, _ record: EvaluationRecord, orgID: String) async throws {
+        struct Key: Hashable, Comparable {
+            var group, pack, policy: String
+            static func < (lhs: Key, rhs: Key) -> Bool {
+                (lhs.group, lhs.pack, lhs.policy) < (rhs.group, rhs.pack, rhs.policy)
+            }
+        }
+        struct Delta {
+            var governed = 0, failing = 0, stacks = 0
+            var latest: PolicyTally?
+        }
         let stack = record.report.stack
-        let old = try await database.raw(
+        var deltas: [Key: Delta] = [:]
+        for row in try await database.raw(
             """
             SELECT pack_name, policy_name, group_name, governed, failing FROM policy_stack_tallies
             WHERE organization_id = \(bind: orgID) AND project = \(bind: stack.project) AND stack = \(bind: stack.name)
             """
-        ).all()
-        for row in old {
-            try await database.raw(
-                """
-                UPDATE policy_compliance_totals
-                SET governed = governed - \(bind: try row.int("governed")),
-                    failing = failing - \(bind: try row.int("failing")), stacks = stacks - 1
-                WHERE organization_id = \(bind: orgID) AND group_name = \(bind: try row.string("group_name"))
-                  AND pack_name = \(bind: try row.string("pack_name"))
-                  AND policy_name = \(bind: try row.string("policy_name"))
-                """
-            ).run()
+        ).all() {
+            let key = Key(
+                group: try row.string("group_name"), pack: try row.string("pack_name"),
+                policy: try row.string("policy_name"))
+            deltas[key, default: Delta()].governed -= Int(try row.int("governed"))
+            deltas[key, default: Delta()].failing -= Int(try row.int("failing"))
+            deltas[key, default: Delta()].stacks -= 1
+        }
+        for tally in record.tallies {
+            let key = Key(group: tally.groupName, pack: tally.packName, policy: tally.policyName)
+            deltas[key, default: Delta()].governed += tally.governed
+            deltas[key, default: Delta()].failing += tally.failing
+            deltas[key, default: Delta()].stacks += 1
+            deltas[key, default: Delta()].latest = tally
         }
         try await database.raw(
             """
@@ -156,25 +171,37 @@ extension SQLMetadataStore {
                 """
             ).run()
         }
-        for tally in record.tallies {
+        for key in deltas.keys.sorted() {
+            guard let delta = deltas[key] else { continue }
+            // The newest evaluation's severity and group mode replace older ones; a policy it no longer ran
+            // keeps what it had.
+            let describe: SQLQueryString =
+                delta.latest == nil
+                ? ""
+                : ", severity = excluded.severity, group_mode = excluded.group_mode"
             try await database.raw(
                 """
                 INSERT INTO policy_compliance_totals (organization_id, group_name, pack_name, policy_name, severity,
                     group_mode, governed, failing, stacks)
-                VALUES (\(bind: orgID), \(bind: tally.groupName), \(bind: tally.packName), \(bind: tally.policyName),
-                    \(bind: tally.severity?.rawValue ?? ""), \(bind: tally.groupMode?.rawValue ?? ""),
-                    \(bind: tally.governed), \(bind: tally.failing), 1)
+                VALUES (\(bind: orgID), \(bind: key.group), \(bind: key.pack), \(bind: key.policy),
+                    \(bind: delta.latest?.severity?.rawValue ?? ""), \(bind: delta.latest?.groupMode?.rawValue ?? ""),
+                    \(bind: delta.governed), \(bind: delta.failing), \(bind: delta.stacks))
                 ON CONFLICT (organization_id, group_name, pack_name, policy_name) DO UPDATE SET
                     governed = policy_compliance_totals.governed + excluded.governed,
                     failing = policy_compliance_totals.failing + excluded.failing,
-                    stacks = policy_compliance_totals.stacks + 1,
-                    severity = excluded.severity, group_mode = excluded.group_mode
+                    stacks = policy_compliance_totals.stacks + excluded.stacks\(describe)
                 """
             ).run()
+            if delta.stacks < 0 {
+                try await database.raw(
+                    """
+                    DELETE FROM policy_compliance_totals
+                    WHERE organization_id = \(bind: orgID) AND group_name = \(bind: key.group)
+                      AND pack_name = \(bind: key.pack) AND policy_name = \(bind: key.policy) AND stacks <= 0
+                    """
+                ).run()
+            }
         }
-        try await database.raw(
-            "DELETE FROM policy_compliance_totals WHERE organization_id = \(bind: orgID) AND stacks <= 0"
-        ).run()
     }
 
     /// Opens, updates and fixes the stack's issues as the lifecycle in `EvaluationRecord.changes(to:)` decides.

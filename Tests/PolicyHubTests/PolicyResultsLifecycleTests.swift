@@ -320,6 +320,44 @@ struct PolicyResultsLifecycleTests {
         }
     }
 
+    /// Concurrent reports of one new stack (as several CI jobs, through several instances, would send them) all
+    /// land, and the stack's counts are those of its newest evaluation, not a sum of races.
+    @Test(arguments: MetadataBackendKind.available)
+    func concurrentReportsOfANewStackAllLandAndTheNewestWins(_ backend: MetadataBackendKind) async throws {
+        try await Self.with(backend) { world in
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for update in 1...12 {
+                    group.addTask {
+                        let failing = update == 12 ? ["tags"] : ["public-read"]
+                        let body = Self.body(
+                            [Self.violation(failing[0])],
+                            evaluations: [
+                                Self.evaluation(
+                                    Self.logs, passed: ["versioned", update == 12 ? "public-read" : "tags"],
+                                    failed: failing)
+                            ])
+                        return try await world.report(update, body).status
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.allSatisfy { $0 == .ok }, "\(statuses)")
+            let policies = try await world.api.send(
+                .post, "/api/orgs/default/policyresults/policies", token: world.admin, json: [:])
+            let rows = policies.json["policies"]?.arrayValue ?? []
+            #expect(rows.count == 3, "\(policies.text)")
+            for row in rows {
+                #expect(row["governedResources"] == 1, "one stack, one resource: \(row)")
+                let failing: JSONValue = row["policyName"]?.stringValue == "tags" ? 1 : 0
+                #expect(row["failingResources"] == failing, "update 12 is the newest: \(row)")
+            }
+            #expect(try await world.statuses()["tags"] == "open")
+            let compliance = try await world.api.send(
+                .post, "/api/orgs/default/policyresults/compliance", token: world.admin, json: [:])
+            #expect(compliance.json["rows"]?.arrayValue?.first?["lastUpdateVersion"] == 12, "\(compliance.text)")
+        }
+    }
+
     @Test func aReportOverTheBodyLimitIs413() async throws {
         try await TestServer.with(httpLimits: HTTPLimits(maxResultsBodyBytes: 2_000)) { server, api in
             let world = World(server: server, api: api)

@@ -76,21 +76,13 @@ public struct AuditQuery: Hashable, Sendable {
 }
 
 /// Where to resume reading audit events: just after (older than) this one.
-public struct AuditCursor: Hashable, Sendable, Codable {
+public struct AuditCursor: PageCursor, Hashable, Sendable {
     public var time: Int64
     public var id: String
 
     public init(time: Int64, id: String) {
         self.time = time
         self.id = id
-    }
-
-    public var token: String { ((try? JSONEncoder().encode(self)) ?? Data()).base64URLEncodedString() }
-
-    public init(token: String) throws(RegistryError) {
-        guard let data = Data(base64URLEncoded: token), let cursor = try? JSONDecoder().decode(Self.self, from: data)
-        else { throw RegistryError.invalid("continuationToken is not valid.") }
-        self = cursor
     }
 }
 

@@ -69,6 +69,15 @@ public struct GroupApplications: Sendable {
         return chosen
     }
 
+    /// "3 days", "5 hours", "12 minutes" or "40 seconds", rounded down.
+    static func describe(age: TimeInterval) -> String {
+        let units: [(String, TimeInterval)] = [("day", 86_400), ("hour", 3_600), ("minute", 60)]
+        for (name, length) in units where age >= 2 * length {
+            return "\(Int(age / length)) \(name)s"
+        }
+        return "\(Int(age)) seconds"
+    }
+
     /// How the stack's newest evaluation differs from what it must run, or how long ago it was.
     public func drift(of summary: StackEvaluationSummary, now: Date, staleAfter: TimeInterval) -> [PolicyDrift] {
         let required = required(for: summary.stack)
@@ -80,10 +89,10 @@ public struct GroupApplications: Sendable {
             ]
         }
         var drift: [PolicyDrift] = []
-        if now.timeIntervalSince(evaluatedAt) > staleAfter {
-            let days = Int(now.timeIntervalSince(evaluatedAt) / 86_400)
+        let age = now.timeIntervalSince(evaluatedAt)
+        if age > staleAfter {
             drift.append(
-                PolicyDrift(kind: .stale, message: "the newest policy results are \(days) days old"))
+                PolicyDrift(kind: .stale, message: "the newest policy results are \(Self.describe(age: age)) old"))
         }
         for pack in required.keys.sorted() {
             guard let wanted = required[pack]?.version else { continue }

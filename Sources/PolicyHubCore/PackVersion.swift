@@ -75,7 +75,7 @@ public struct PackSummary: Hashable, Sendable {
 }
 
 /// Where to resume a paginated registry listing.
-public struct RegistryCursor: Hashable, Sendable, Codable {
+public struct RegistryCursor: PageCursor, Hashable, Sendable {
     public var organization: String
     public var name: String
     public var version: Int
@@ -86,18 +86,6 @@ public struct RegistryCursor: Hashable, Sendable, Codable {
         self.version = version
     }
 
-    /// Opaque to clients: base64url of the JSON form.
-    public var token: String {
-        let data = (try? JSONEncoder().encode(self)) ?? Data()
-        return data.base64URLEncodedString()
-    }
-
-    public init(token: String) throws(RegistryError) {
-        guard let data = Data(base64URLEncoded: token),
-            let cursor = try? JSONDecoder().decode(RegistryCursor.self, from: data)
-        else { throw RegistryError.invalid("continuationToken is not valid.") }
-        self = cursor
-    }
 }
 
 extension Data {

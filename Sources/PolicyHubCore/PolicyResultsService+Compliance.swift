@@ -1,33 +1,15 @@
 import Foundation
 
 /// Where a compliance page resumes: after this stack, or after this many rows.
-struct ComplianceCursor: Codable, Hashable {
+struct ComplianceCursor: PageCursor, Hashable {
     var project: String?
     var stack: String?
     var offset: Int?
-
-    var token: String { ((try? JSONEncoder().encode(self)) ?? Data()).base64URLEncodedString() }
 
     init(project: String? = nil, stack: String? = nil, offset: Int? = nil) {
         self.project = project
         self.stack = stack
         self.offset = offset
-    }
-
-    init(token: String) throws(RegistryError) {
-        guard let data = Data(base64URLEncoded: token), let cursor = try? JSONDecoder().decode(Self.self, from: data)
-        else { throw RegistryError.invalid("continuationToken is not valid.") }
-        self = cursor
-    }
-}
-
-extension ViolationCursor {
-    public var token: String { ((try? JSONEncoder().encode(self)) ?? Data()).base64URLEncodedString() }
-
-    public init(token: String) throws(RegistryError) {
-        guard let data = Data(base64URLEncoded: token), let cursor = try? JSONDecoder().decode(Self.self, from: data)
-        else { throw RegistryError.invalid("continuationToken is not valid.") }
-        self = cursor
     }
 }
 

@@ -150,7 +150,7 @@ public struct CurrentViolation: Hashable, Sendable {
 }
 
 /// Keyset position in the violations list: newest first.
-public struct ViolationCursor: Hashable, Sendable, Codable {
+public struct ViolationCursor: PageCursor, Hashable, Sendable {
     public var time: Int64
     public var id: String
 

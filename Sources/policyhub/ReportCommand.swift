@@ -15,14 +15,7 @@ struct ReportCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "The PolicyHub server, e.g. http://127.0.0.1:8080 (env POLICYHUB_SERVER).")
-    var server: String?
-
-    @Option(help: "An access token (env POLICYHUB_TOKEN).")
-    var token: String?
-
-    @Option(help: "The stack as ORG/PROJECT/STACK.")
-    var stack: String
+    @OptionGroup var target: StackServerOptions
 
     @Option(help: "The event log pulumi wrote.")
     var eventLog: String
@@ -38,8 +31,8 @@ struct ReportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let startedAt = Date()
-        let access = try ClientOptions.access(server: server, token: token)
-        let stackReference = try ClientOptions.stack(stack)
+        let access = try ClientOptions.access(server: target.server, token: target.token)
+        let stackReference = try ClientOptions.stack(target.stack)
         if let updateVersion, updateVersion < 1 {
             throw ClientOptions.usageError("--update-version must be a positive number, not \(updateVersion)")
         }

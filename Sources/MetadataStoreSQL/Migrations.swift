@@ -199,7 +199,8 @@ enum Migrations {
                 CREATE INDEX policy_report_violations_current
                 ON policy_report_violations (organization_id, current, observed_at, id)
                 """,
-                // Each stack's newest evaluation.
+                // Each stack's newest evaluation, and how many issues it has (kept in step by every report and
+                // triage, so the unfiltered counts need no scan of the issues).
                 """
                 CREATE TABLE policy_stacks (
                     organization_id TEXT NOT NULL REFERENCES organizations (id),
@@ -210,6 +211,9 @@ enum Migrations {
                     evaluated_at BIGINT NOT NULL,
                     resource_count BIGINT NOT NULL,
                     packs_run TEXT NOT NULL,
+                    open_issues BIGINT NOT NULL DEFAULT 0,
+                    closed_issues BIGINT NOT NULL DEFAULT 0,
+                    open_issue_resources BIGINT NOT NULL DEFAULT 0,
                     PRIMARY KEY (organization_id, project, stack)
                 )
                 """,
@@ -276,14 +280,18 @@ enum Migrations {
                     UNIQUE (organization_id, project, stack, resource_urn, pack_name, policy_name)
                 )
                 """,
+                // Lists and filter menus ask for open or closed issues first, then one field: (org, closed, field)
+                // serves the filter, the count and the value list from the index alone.
                 "CREATE INDEX policy_issues_by_time ON policy_issues (organization_id, closed, observed_at, id)",
                 "CREATE INDEX policy_issues_by_status ON policy_issues (organization_id, status, observed_at)",
-                "CREATE INDEX policy_issues_by_policy ON policy_issues (organization_id, pack_name, policy_name)",
-                "CREATE INDEX policy_issues_by_severity ON policy_issues (organization_id, severity, closed)",
-                "CREATE INDEX policy_issues_by_assignee ON policy_issues (organization_id, assigned_to)",
-                "CREATE INDEX policy_issues_by_priority ON policy_issues (organization_id, priority)",
-                "CREATE INDEX policy_issues_by_group ON policy_issues (organization_id, group_name)",
-                "CREATE INDEX policy_issues_by_type ON policy_issues (organization_id, resource_type)",
+                "CREATE INDEX policy_issues_by_policy ON policy_issues (organization_id, closed, policy_name, pack_name)",
+                "CREATE INDEX policy_issues_by_pack ON policy_issues (organization_id, closed, pack_name, policy_name)",
+                "CREATE INDEX policy_issues_by_severity ON policy_issues (organization_id, closed, severity)",
+                "CREATE INDEX policy_issues_by_level ON policy_issues (organization_id, closed, level)",
+                "CREATE INDEX policy_issues_by_assignee ON policy_issues (organization_id, closed, assigned_to)",
+                "CREATE INDEX policy_issues_by_priority ON policy_issues (organization_id, closed, priority)",
+                "CREATE INDEX policy_issues_by_group ON policy_issues (organization_id, closed, group_name)",
+                "CREATE INDEX policy_issues_by_type ON policy_issues (organization_id, closed, resource_type)",
                 "CREATE INDEX policy_issues_by_modification ON policy_issues (organization_id, closed, last_modified)",
                 """
                 CREATE INDEX policy_issues_by_resource

@@ -267,6 +267,24 @@ extension SQLMetadataStore {
                 """
             ).run()
         }
+        try await recountIssues(database, orgID: orgID, stack: stack)
+    }
+
+    /// Brings the stack's issue counts up to date after its issues changed.
+    static func recountIssues(_ database: any SQLDatabase, orgID: String, stack: StackReference) async throws {
+        let of: SQLQueryString = """
+            i.organization_id = \(bind: orgID) AND i.project = \(bind: stack.project) AND i.stack = \(bind: stack.name)
+            """
+        try await database.raw(
+            """
+            UPDATE policy_stacks SET
+                open_issues = (SELECT COUNT(*) FROM policy_issues i WHERE i.closed = 0 AND \(of)),
+                closed_issues = (SELECT COUNT(*) FROM policy_issues i WHERE i.closed = 1 AND \(of)),
+                open_issue_resources = (SELECT COUNT(DISTINCT i.resource_urn) FROM policy_issues i
+                    WHERE i.closed = 0 AND i.resource_urn <> '' AND \(of))
+            WHERE organization_id = \(bind: orgID) AND project = \(bind: stack.project) AND stack = \(bind: stack.name)
+            """
+        ).run()
     }
 
     public func updateIssue(organization: String, id: String, change: IssueChange, at time: Date, audit: AuditEvent?)
@@ -306,6 +324,7 @@ extension SQLMetadataStore {
             guard let issue = try await Self.issue(database, orgID: orgID, id: id) else {
                 throw StoreInconsistency("policy issue \(id) vanished inside its own transaction")
             }
+            if change.status != nil { try await Self.recountIssues(database, orgID: orgID, stack: issue.stack) }
             return issue
         }
     }

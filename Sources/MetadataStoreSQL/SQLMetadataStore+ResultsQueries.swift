@@ -150,8 +150,25 @@ extension SQLMetadataStore {
                 LIMIT \(bind: query.limit) OFFSET \(bind: query.startRow)
                 """
             ).all().map(Self.decodeIssue)
-            let total = try await database.raw("SELECT COUNT(*) AS n FROM policy_issues i WHERE \(condition)").first()?
-                .int("n")
+            let total: Int64?
+            if query.effectiveFilter == nil {
+                // Unfiltered: the stacks' counts, not a scan of every issue.
+                let counted =
+                    switch scope {
+                    case .open: "open_issues"
+                    case .closed: "closed_issues"
+                    case .all: "open_issues + closed_issues"
+                    }
+                total = try await database.raw(
+                    """
+                    SELECT CAST(SUM(\(unsafeRaw: counted)) AS BIGINT) AS n FROM policy_stacks
+                    WHERE organization_id = \(bind: orgID)
+                    """
+                ).first()?.optionalInt("n")
+            } else {
+                total = try await database.raw("SELECT COUNT(*) AS n FROM policy_issues i WHERE \(condition)").first()?
+                    .int("n")
+            }
             return IssuePage(issues: issues, groups: [], rowCount: Int(total ?? 0))
         }
     }
@@ -312,8 +329,8 @@ extension SQLMetadataStore {
                 ),
                 resourcesWithIssues: try await count(
                     """
-                    SELECT COUNT(*) AS n FROM (SELECT DISTINCT project, stack, resource_urn FROM policy_issues
-                    WHERE organization_id = \(bind: orgID) AND closed = 0 AND resource_urn <> '') r
+                    SELECT CAST(SUM(open_issue_resources) AS BIGINT) AS n FROM policy_stacks
+                    WHERE organization_id = \(bind: orgID)
                     """))
         }
     }

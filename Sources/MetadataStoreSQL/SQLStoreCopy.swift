@@ -89,7 +89,8 @@ public enum SQLStoreCopy {
             columns: [
                 ("organization_id", .text), ("project", .text), ("stack", .text), ("report_id", .text),
                 ("update_version", .integer), ("evaluated_at", .integer), ("resource_count", .integer),
-                ("packs_run", .text),
+                ("packs_run", .text), ("open_issues", .integer), ("closed_issues", .integer),
+                ("open_issue_resources", .integer),
             ], orderBy: "organization_id, project, stack"),
         Table(
             name: "policy_stack_tallies",

@@ -17,17 +17,30 @@ public struct ResourceURN: Hashable, Sendable {
     public var provider: String
 
     public init?(_ text: String) {
-        let prefix = "urn:pulumi:"
-        guard text.hasPrefix(prefix) else { return nil }
-        let parts = text.dropFirst(prefix.count).components(separatedBy: "::")
-        guard parts.count >= 4, parts[0...2].allSatisfy({ !$0.isEmpty }) else { return nil }
+        // Split on "::" by hand: reports hold thousands of URNs, and Foundation's splitting is slow.
+        let bytes = Array(text.utf8)
+        let prefix = Array("urn:pulumi:".utf8)
+        guard bytes.count > prefix.count, bytes[0..<prefix.count].elementsEqual(prefix) else { return nil }
+        var parts: [String] = []
+        var start = prefix.count
+        var index = start
+        while index + 1 < bytes.count, parts.count < 3 {
+            if bytes[index] == UInt8(ascii: ":") && bytes[index + 1] == UInt8(ascii: ":") {
+                parts.append(String(decoding: bytes[start..<index], as: UTF8.self))
+                index += 2
+                start = index
+            } else {
+                index += 1
+            }
+        }
+        guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty }) else { return nil }
         let qualifiedType = parts[2]
-        let type = String(qualifiedType.split(separator: "$").last ?? Substring(qualifiedType))
+        let type = qualifiedType.split(separator: "$").last.map(String.init) ?? qualifiedType
         self.text = text
         self.stack = parts[0]
         self.project = parts[1]
         self.type = type
-        self.name = parts[3...].joined(separator: "::")
+        self.name = String(decoding: bytes[start...], as: UTF8.self)
         self.provider = String(type.split(separator: ":").first ?? "")
     }
 }
@@ -196,8 +209,11 @@ public struct PolicyReport: Hashable, Sendable {
             problem("claimId", "claimId is longer than 256 characters")
         }
 
+        // Evaluations and violations name the same resources: each URN is checked once.
+        var checkedURNs = Set<String>()
         func checkURN(_ text: String?, at field: String) -> String {
             guard let text, !text.isEmpty else { return "" }
+            if checkedURNs.contains(text) { return text }
             guard text.utf8.count <= 1_024 else {
                 problem(field, "a resource URN may be at most 1,024 bytes")
                 return text
@@ -211,12 +227,18 @@ public struct PolicyReport: Hashable, Sendable {
                     field,
                     "'\(text.prefix(200))' belongs to stack '\(urn.stack)' of project '\(urn.project)', "
                         + "not to \(stack.project)/\(stack.name)")
+                return text
             }
+            checkedURNs.insert(text)
             return text
         }
+        var checkedNames = Set<String>()
         func checkName(_ text: String, at field: String) {
+            guard !checkedNames.contains(text) else { return }
             if (try? Name(text, field: field)) == nil {
                 problem(field, "'\(text.prefix(200))' must be 1 to 100 characters of letters, digits, '.', '_' or '-'")
+            } else {
+                checkedNames.insert(text)
             }
         }
         func checkVersion(_ text: String, at field: String) {

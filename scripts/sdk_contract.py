@@ -17,6 +17,16 @@ metadata (`__swagger_types__`, `__attribute_map__`, and the model constructor's 
 which are the required fields): a missing or null required field, a wrong JSON type or an unknown enum value
 fails the call, naming the operation, the JSON path and the SDK model file and attribute.
 
+Policy results: reports go through InsightsApi.update_stack_policy_results with the SDK's request models (Pulumi's
+own request); reports with PolicyHub's `evaluations` extension, which the SDK does not model, go through
+call_api with the SDK's request serialized and the extension added. Issues, triage, filters, CSV export,
+compliance, per-policy compliance, totals and violations are then read through OrganizationsApi, and every value
+is checked against what the reports imply (issues opened, fixed by a completed run or a passing evaluation,
+reopened, an ignored one staying ignored; scores and totals computed from the reported pairs). Finally the
+requests `pulumi policy issue ls|get` and `pulumi policy compliance ls` send (pkg/backend/httpstate/client) are
+replayed byte for byte with urllib, and their answers checked to decode into the CLI's Go structs
+(sdk/go/common/apitype/policy.go) as encoding/json would.
+
 The SDK has no method for the preview registry routes (/api/preview/registry/policypacks/...), so those go
 through the SDK's ApiClient.call_api and decode into the models of the plain registry methods of the same
 shape. Its registry publish method sends no body and decodes no answer; it is called once as it is (it must
@@ -26,6 +36,8 @@ not serve, so not called: batch_update_policy_group (.../policygroups/{g}/batch)
 get_policy_group_metadata, the audit log's v2, event-types, export and reader-kind routes.
 """
 
+import csv
+import gzip
 import hashlib
 import importlib.metadata
 import inspect
@@ -37,12 +49,13 @@ import tarfile
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 from pulumi_cloud_sdk import ApiClient, Configuration, default_encoder
 from pulumi_cloud_sdk import models as m
 from pulumi_cloud_sdk._support import AutoEnumEncoder, PulumiModelEncoder
-from pulumi_cloud_sdk.apis import OrganizationsApi, MiscellaneousApi, RegistryApi, StacksApi, UsersApi
+from pulumi_cloud_sdk.apis import (InsightsApi, MiscellaneousApi, OrganizationsApi, RegistryApi, StacksApi,
+                                   UsersApi)
 
 ORG = "default"  # the organization the server creates on its first start, with the admin user
 TIMEOUT = 30
@@ -75,9 +88,11 @@ class RecordingTransport:
 
     def __init__(self) -> None:
         self.status: Optional[int] = None
+        self.content_type: Optional[str] = None
 
     def __call__(self, request: urllib.request.Request, timeout: Optional[float]) -> Any:
         self.status = None
+        self.content_type = None
         try:
             response = urllib.request.urlopen(request, timeout=timeout or TIMEOUT)
         except urllib.error.HTTPError as error:
@@ -86,6 +101,7 @@ class RecordingTransport:
         except OSError as error:  # refused, reset, timed out: no answer at all
             raise HttpFailure(0, str(error).encode()) from None
         self.status = response.status
+        self.content_type = response.headers.get("Content-Type")
         return response
 
 
@@ -301,6 +317,50 @@ class Contract:
             return
         self.report(label, [f"succeeded with {self.transport.status}, want {status or '4xx'}"])
 
+    def call_text(self, op: str, method: Callable, *args: Any, detail: str = "",
+                  check: Optional[Callable[[str], list[str]]] = None, **kwargs: Any) -> Result:
+        """A generated SDK method whose answer is text (response_type 'str'): the SDK hands the body back as
+        it is when the server names a text media type it knows (text/plain), and decodes JSON otherwise."""
+        label = f"{op}{' ' + detail if detail else ''} [{sdk_name(method)}]"
+        problems: list[str] = []
+        self.client.last_response = None
+        returned = None
+        try:
+            returned = method(*args, **kwargs)
+        except HttpFailure as failure:
+            self.report(label, [str(failure)])
+            return Result(False)
+        except Exception as error:
+            problems.append(f"the SDK failed to decode the answer (Content-Type: {self.transport.content_type}; "
+                            f"the SDK asked for text/plain): {type(error).__name__}: {str(error)[:120]}")
+        text = (self.client.last_response or b"").decode("utf-8", errors="replace")
+        if returned is not None and returned != text:
+            problems.append(f"the SDK returned {type(returned).__name__}, not the body's text")
+        if check:
+            problems += run_check(check, text)
+        self.report(label, problems)
+        return Result(True, text)
+
+    def cli(self, op: str, what: str, verb: str, path: str, body: Any, shape: Any,
+            check: Optional[Callable[[Any], list[str]]] = None) -> Result:
+        """A request exactly as the pulumi CLI's Go client sends it (pkg/backend/httpstate/client), its answer
+        decoded as Go's encoding/json would into the CLI's apitype struct (`shape`)."""
+        label = f"{op} {what} [raw HTTP as the pulumi CLI]"
+        try:
+            document = pulumi_cli_call(self.client.configuration.host, self.client.configuration.access_token,
+                                       verb, path, body)
+        except HttpFailure as failure:
+            self.report(label, [str(failure)])
+            return Result(False)
+        except ValueError as error:
+            self.report(label, [f"the answer is not JSON: {error}"])
+            return Result(True)
+        problems = go_decode(document, shape, "")
+        if check and not problems:
+            problems += run_check(check, document)
+        self.report(label, problems)
+        return Result(True, document)
+
     def step(self, label: str, run: Callable[[], list[str]]) -> bool:
         """A check that is no SDK call (upload, download)."""
         try:
@@ -433,6 +493,70 @@ def expect(condition: bool, message: str) -> list[str]:
     return [] if condition else [message]
 
 
+# ------------------------------------------------------------------------------- the pulumi CLI's Go client
+# The CLI's structs (sdk/go/common/apitype/policy.go) as Go's encoding/json decodes into them: each field's Go
+# type; a JSON null leaves the zero value, unknown fields are ignored, anything else of the wrong type fails.
+GO_POLICY_ISSUE = {key: "string" for key in (
+    "id", "entityType", "entityProject", "entityId", "policyPack", "policyPackTag", "policyName", "level",
+    "severity", "resourceURN", "resourceProvider", "resourceType", "resourceName", "message", "observedAt",
+    "lastModified", "status", "kind", "priority")}
+GO_LIST_POLICY_ISSUES = {"policyIssues": [GO_POLICY_ISSUE], "rowCount": "int64"}
+GO_GET_POLICY_ISSUE = {"policyIssue": GO_POLICY_ISSUE}
+GO_COMPLIANCE = {"columns": ["string"], "rows": [{"entityName": "string", "scores": ["int"]}],
+                 "continuationToken": "*string"}
+
+
+def go_decode(value: Any, shape: Any, path: str) -> list[str]:
+    """What Go's json.Unmarshal would refuse when decoding `value` into `shape`."""
+    where = path or "(body)"
+    if value is None:
+        return []
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return [f"{where}: Go decodes a struct from an object, got {json_type(value)}"]
+        problems: list[str] = []
+        for key, inner in shape.items():
+            if key in value:
+                problems += go_decode(value[key], inner, f"{path}.{key}" if path else key)
+        return problems
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return [f"{where}: Go decodes a slice from an array, got {json_type(value)}"]
+        problems = []
+        for index, item in enumerate(value):
+            for problem in go_decode(item, shape[0], f"{path}[{index}]"):
+                problem = re.sub(INDEX, "[*]", problem)
+                if problem not in problems:
+                    problems.append(problem)
+        return problems
+    if shape in ("string", "*string"):
+        return [] if isinstance(value, str) else [f"{where}: Go's {shape} cannot take {json_type(value)} "
+                                                  f"{json.dumps(value)[:40]}"]
+    if shape in ("int", "int64"):
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        return [] if whole else [f"{where}: Go's {shape} cannot take {json_type(value)} {json.dumps(value)[:40]}"]
+    raise ValueError(f"unknown Go shape {shape}")
+
+
+def pulumi_cli_call(base: str, token: str, verb: str, path: str, body: Any) -> Any:
+    """pulumiAPICall's request: compact JSON (Go's json.Marshal), its Content-Type, Accept and Accept-Encoding
+    headers and `Authorization: token ...`; a gzipped answer is unzipped as Go's transport does."""
+    data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json", "Accept": "application/vnd.pulumi+9", "Accept-Encoding": "gzip",
+               "Authorization": f"token {token}", "User-Agent": "pulumi-cli/1 (v3.245.0; linux)"}
+    request = urllib.request.Request(base.rstrip("/") + path, data=data, method=verb, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            raw = response.read()
+            if response.headers.get("Content-Encoding") == "gzip":
+                raw = gzip.decompress(raw)
+    except urllib.error.HTTPError as error:
+        raise HttpFailure(error.code, error.read()) from None
+    except OSError as error:
+        raise HttpFailure(0, str(error).encode()) from None
+    return json.loads(raw)
+
+
 # ------------------------------------------------------------------------------------------------- transfers
 def upload(uri: str, headers: Optional[dict], archive: bytes) -> list[str]:
     """The CLI's upload: a PUT of the archive to uploadURI with requiredHeaders and no Authorization."""
@@ -457,6 +581,103 @@ GUARDRAILS, K8S, REGISTRY_PACK = "aws-guardrails", "k8s-baseline", "registry-pac
 PREVIEW = "/api/preview/registry/policypacks/{source}/{publisher}/{name}"
 
 
+# ------------------------------------------------------------------------------------------- policy results data
+INSIGHTS_RESULTS = "/api/preview/insights/{orgName}/policy/stacks/{projectName}/{stackName}/updates/{version}/results"
+PROJECT = "web"
+BUCKET, INSTANCE, DATABASE = "aws:s3/bucket:Bucket", "aws:ec2/instance:Instance", "aws:rds/instance:Instance"
+POD, DEPLOYMENT = "kubernetes:core/v1:Pod", "kubernetes:apps/v1:Deployment"
+GHOST = "ghost-pack"  # reported by a stack, never published here
+S3, EC2, RDS = "s3-no-public-read", "ec2-approved-instance-types", "rds-storage-encrypted"
+PRIVILEGED, LATEST = "no-privileged-pods", "no-latest-tag"
+# The severities the published packs give their policies ("" when none: k8s-baseline's, and ghost-pack's).
+SEVERITIES = {S3: "high", EC2: "medium", RDS: "critical", PRIVILEGED: "", LATEST: ""}
+
+
+class Finding(NamedTuple):
+    """One violation a report states, and the issue it makes."""
+    stack: str
+    pack: str
+    version: str
+    policy: str
+    level: m.AppEnforcementLevel
+    type: str
+    name: str
+    kind: m.PolicyIssueKind = m.PolicyIssueKind.Preventative
+
+    @property
+    def urn(self) -> str:
+        return f"urn:pulumi:{self.stack}::{PROJECT}::{self.type}::{self.name}"
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.stack, self.pack, self.policy, self.urn)
+
+    @property
+    def message(self) -> str:
+        return f"{self.policy} fails on {self.name}"
+
+    def model(self) -> m.InsightsPolicyViolation:
+        return m.InsightsPolicyViolation(message=self.message, policy_name=self.policy, policy_pack_name=self.pack,
+                                         policy_pack_version=self.version, enforcement_level=self.level,
+                                         kind=self.kind, resource_urn=self.urn)
+
+
+F_S3 = Finding("prod", GUARDRAILS, "1.1.0", S3, m.AppEnforcementLevel.Mandatory, BUCKET, "logs")
+F_EC2 = Finding("prod", GUARDRAILS, "1.1.0", EC2, m.AppEnforcementLevel.Advisory, INSTANCE, "api")
+F_RDS = Finding("prod", GUARDRAILS, "1.1.0", RDS, m.AppEnforcementLevel.Remediate, DATABASE, "db")
+F_POD = Finding("dev", K8S, "0.1.0", PRIVILEGED, m.AppEnforcementLevel.Mandatory, POD, "api")
+F_GHOST = Finding("dev", GHOST, "9.9.9", LATEST, m.AppEnforcementLevel.Advisory, POD, "api", m.PolicyIssueKind.Audit)
+F_DEPLOY = Finding("dev", K8S, "0.1.0", PRIVILEGED, m.AppEnforcementLevel.Mandatory, DEPLOYMENT, "web")
+
+
+def results_request(stack: str, version: int, findings: list[Finding], succeeded: bool
+                    ) -> m.UpdateStackPolicyResultsRequest:
+    return m.UpdateStackPolicyResultsRequest(
+        claim_id=f"sdk-contract-{stack}-{version}",
+        results=m.InsightsPolicyResults(succeeded=succeeded, violations=[f.model() for f in findings]))
+
+
+def evaluation(where: Finding, passed: tuple[str, ...] | list[str] = (),
+               failed: tuple[str, ...] | list[str] = ()) -> dict:
+    """PolicyHub's `evaluations` entry: the policies of a pack that ran on a resource."""
+    return {"resourceURN": where.urn, "policyPackName": where.pack, "policyPackVersion": where.version,
+            "passed": list(passed), "failed": list(failed)}
+
+
+def grid(start: int = 0, end: int = 100, conditions: Optional[list] = None, sort: Optional[list] = None,
+         group_by: Optional[list[str]] = None) -> m.AngularGridGetRowsRequest:
+    """An AG Grid request with every field the SDK requires (its startRow and endRow default to 0, a page of
+    no rows, so they are always given)."""
+    return m.AngularGridGetRowsRequest(
+        start_row=start, end_row=end,
+        row_group_cols=[m.AngularGridColumn(id=f, display_name=f, field=f) for f in group_by or []],
+        value_cols=[], group_keys=[],
+        filter_model=m.AngularGridAdvancedFilterModel(type="AND", conditions=conditions or []),
+        sort_model=[m.AngularGridSortModelItem(col_id=c, sort=s) for c, s in sort or []])
+
+
+def text_filter(column: str, value: str) -> m.AngularGridFilterModel:
+    return m.AngularGridFilterModel(filter=value, col_id=column, filter_type="text", type="equals")
+
+
+def set_filter(column: str, values: list[str]) -> m.AngularGridFilterModel:
+    return m.AngularGridFilterModel(filter=",".join(values), col_id=column, filter_type="set", type="set")
+
+
+def issue_key(issue: dict) -> tuple:
+    return (issue.get("entityId"), issue.get("policyPack"), issue.get("policyName"), issue.get("resourceURN"))
+
+
+def issue_key_of_violation(violation: dict) -> tuple:
+    return (violation.get("stackName"), violation.get("policyPack"), violation.get("policyName"),
+            violation.get("resourceURN"))
+
+
+def percent(governed: int, failing: int) -> int:
+    """The score of `governed` resource-policy pairs of which `failing` fail: whole percent, rounded down."""
+    return (governed - failing) * 100 // governed if governed else 100
+
+
 class Scenario:
     """One organization's life: publish, read back, apply to a stack through groups, audit, undo, delete.
     Expected values all come from what the scenario itself sent."""
@@ -469,17 +690,20 @@ class Scenario:
         self.stacks = StacksApi(client)
         self.users = UsersApi(client)
         self.misc = MiscellaneousApi(client)
+        self.insights = InsightsApi(client)
         # What was published and completed, by (pack, tag).
         self.archives: dict[tuple[str, str], bytes] = {}
         self.policies: dict[tuple[str, str], list[m.AppPolicy]] = {}
         self.display_names: dict[tuple[str, str], str] = {}
         self.numbers: dict[tuple[str, str], int] = {}  # version numbers, from the organization API's create
         self.deleted: set[str] = set()  # packs deleted
+        self.login: Optional[str] = None  # the admin's, from getCurrentUser
+        self.issue_ids: dict[tuple[str, str, str, str], str] = {}  # by Finding.key, as first listed
 
     def run(self) -> None:
         for part in (self.session, self.publish, self.read_packs, self.registry_publish, self.registry_reads,
-                     self.policy_groups, self.stack_views, self.audit_log, self.removals, self.registry_deletes,
-                     self.org_deletes):
+                     self.policy_groups, self.stack_views, self.policy_results, self.audit_log, self.removals,
+                     self.registry_deletes, self.org_deletes):
             try:
                 part()
             except Skip as skip:
@@ -494,12 +718,15 @@ class Scenario:
 
     # --- session: what `pulumi login` and `pulumi whoami` read
     def session(self) -> None:
-        self.c.call("getCurrentUser", self.users.get_current_user, check=lambda user: expect(
-            ORG in [o.get("githubLogin") for o in user.get("organizations") or []],
-            f"organizations does not list {ORG}"))
+        self.c.call("getCurrentUser", self.users.get_current_user, check=self.is_admin)
         self.c.call("getCapabilities", self.misc.capabilities)
         self.c.call("getDefaultOrganization", self.users.get_default_organization)
         self.c.call("listUserStacks", self.users.list_user_stacks)
+
+    def is_admin(self, user: Any) -> list[str]:
+        self.login = user.get("githubLogin")
+        return expect(ORG in [o.get("githubLogin") for o in user.get("organizations") or []],
+                      f"organizations does not list {ORG}")
 
     # --- the organization API's publish, as `pulumi policy publish` does it: create, upload, complete
     def publish(self) -> None:
@@ -760,6 +987,429 @@ class Scenario:
         self.c.step(f"downloadPolicyPackArchive {key[0]}@{key[1]} [GET packLocation]", lambda: expect(
             uploaded is not None and hashlib.sha256(download(required["packLocation"])).digest() ==
             hashlib.sha256(uploaded).digest(), "the archive differs from the one uploaded"))
+
+    # --- policy results: what `policyhub report` (and Pulumi's own engine) sends after each run, then the
+    # issues, triage, compliance and violations views of it. Two stacks: web/prod (group prod, aws-guardrails
+    # 1.1.0) and web/dev (the default group, k8s-baseline 0.1.0); a pack never published here (ghost-pack).
+    def policy_results(self) -> None:
+        self.need(GUARDRAILS, "1.1.0")
+        self.need(K8S, "0.1.0")
+        self.ingestion()
+        self.issue_reads()
+        self.lifecycle()
+        self.compliance_reads()
+        self.pulumi_cli_reads()
+
+    def ingestion(self) -> None:
+        # Pulumi's own request, through the SDK's method and models (no evaluations: the SDK has no such field).
+        self.report("prod", 1, [F_S3, F_EC2, F_RDS], succeeded=False, want=(True, 3, []))
+        self.report("prod", 1, [F_S3, F_EC2, F_RDS], succeeded=False, want=(False, 3, []), detail="sent again")
+        self.c.expect_error("updateStackPolicyResults", self.insights.update_stack_policy_results, ORG, PROJECT,
+                            "prod", 1, results_request("prod", 1, [F_S3], succeeded=False), status=409,
+                            detail="web/prod update 1 again, different results")
+        # PolicyHub's extension: which policies ran on which resource, passed or failed.
+        self.report("dev", 1, [F_POD, F_GHOST], succeeded=False, want=(True, 2, [f"{GHOST}@9.9.9"]), evaluations=[
+            evaluation(F_POD, failed=[PRIVILEGED]), evaluation(F_POD._replace(name="worker"), passed=[PRIVILEGED]),
+            evaluation(F_GHOST, failed=[LATEST])])
+        # The per-policy grid while a pack that no group applies (ghost-pack) has results.
+        self.c.call("listPoliciesCompliance", self.orgs.list_policies_compliance, ORG, grid(),
+                    detail="with a pack no group applies", check=lambda body: self.lists_policies(body, [
+                        (GUARDRAILS, EC2, 1, 1), (GUARDRAILS, RDS, 1, 1), (GUARDRAILS, S3, 1, 1),
+                        (GHOST, LATEST, 1, 1), (K8S, PRIVILEGED, 2, 1)], ordered=False))
+
+    def report(self, stack: str, version: int, findings: list["Finding"], succeeded: bool,
+               want: tuple[bool, int, list[str]], detail: str = "", evaluations: Optional[list[dict]] = None) -> None:
+        request = results_request(stack, version, findings, succeeded)
+        label = f"{PROJECT}/{stack} update {version}{' ' + detail if detail else ''}"
+        check = lambda body: expect(  # noqa: E731
+            body == {"recorded": want[0], "violations": want[1], "unknownPolicyPacks": want[2]},
+            f"answered {json.dumps(body)}, want recorded={want[0]} violations={want[1]} unknown={want[2]}")
+        if evaluations is None:
+            self.c.call("updateStackPolicyResults", self.insights.update_stack_policy_results, ORG, PROJECT, stack,
+                        version, request, detail=label, check=check)
+            return
+        body = wire(request)
+        body["results"]["evaluations"] = evaluations
+        self.c.call_path("updateStackPolicyResults", "PUT", INSIGHTS_RESULTS,
+                         {"orgName": ORG, "projectName": PROJECT, "stackName": stack, "version": version}, None,
+                         "InsightsApi.update_stack_policy_results + PolicyHub's evaluations", body=body,
+                         detail=f"{label} with evaluations", check=check)
+
+    def issue_reads(self) -> None:
+        opened = [(F_S3, "open", 1), (F_EC2, "open", 1), (F_RDS, "open", 1), (F_POD, "open", 1), (F_GHOST, "open", 1)]
+        self.issues("open issues, default grid", grid(), False, opened, newest_first=True)
+        self.issues("policyName equals", grid(conditions=[text_filter("policyName", S3)]), False, [(F_S3, "open", 1)])
+        self.issues("severity set high,critical, sorted by policyName",
+                    grid(conditions=[set_filter("severity", ["high", "critical"])], sort=[("policyName", "asc")]),
+                    False, [(F_RDS, "open", 1), (F_S3, "open", 1)], ordered=True)
+        self.issues("rows 1 to 3 by policyName", grid(start=1, end=3, sort=[("policyName", "asc")]), False,
+                    [(F_GHOST, "open", 1), (F_POD, "open", 1)], ordered=True, row_count=5)
+        self.c.call("listPolicyIssues", self.orgs.list_policy_issues, ORG, grid(group_by=["policyPack"]),
+                    closed=False, detail="grouped by policyPack", check=lambda body: (
+                        expect(body["policyIssues"] == [] and body["rowCount"] == 3,
+                               f"{len(body['policyIssues'])} issues, rowCount {body['rowCount']}; want 0 and 3") +
+                        expect(body.get("groupData") == [{"policyPack": GUARDRAILS, "count": 3},
+                                                         {"policyPack": GHOST, "count": 1},
+                                                         {"policyPack": K8S, "count": 1}],
+                               f"groupData {json.dumps(body.get('groupData'))}")))
+        self.c.call("listPolicyIssues", self.orgs.list_policy_issues, ORG, grid(), closed=True,
+                    detail="closed (none yet)", check=lambda body: expect(
+                        body["policyIssues"] == [] and body["rowCount"] == 0, f"{body['rowCount']} closed issues"))
+        s3 = self.issue_id(F_S3)
+        self.c.call("getPolicyIssue", self.orgs.get_policy_issue, ORG, s3, detail=f"{S3} on logs",
+                    check=lambda body: self.is_issue_detail(body, F_S3, "open", 1))
+        self.c.call("getPolicyIssue", self.orgs.get_policy_issue, ORG, self.issue_id(F_GHOST),
+                    detail=f"of {GHOST} (not published)", check=lambda body: (
+                        self.is_issue(body["policyIssue"], F_GHOST, "open", 1) +
+                        expect(body.get("policy") is None and body.get("policyPack") is None,
+                               "names a policy or pack for a pack not published here")))
+        self.c.expect_error("getPolicyIssue", self.orgs.get_policy_issue, ORG, "no-such-issue", status=404,
+                            detail="unknown id")
+        self.filters("policyPack", None, [(GUARDRAILS, 3), (GHOST, 1), (K8S, 1)])
+        self.filters("severity", [text_filter("policyPack", GUARDRAILS)], [("critical", 1), ("high", 1), ("medium", 1)])
+        # The menu of a field ignores the filter's own conditions on that field.
+        self.filters("policyPack", [text_filter("policyPack", GUARDRAILS)], [(GUARDRAILS, 3), (GHOST, 1), (K8S, 1)])
+        self.c.call_text("exportPolicyIssues", self.orgs.export_policy_issues, ORG, grid(), closed=False,
+                         detail="open issues", check=lambda text: self.is_export(text, [f for f, _, _ in opened]))
+
+    def issues(self, detail: str, request: m.AngularGridGetRowsRequest, closed: Optional[bool],
+               want: list[tuple["Finding", str, int]], ordered: bool = False, newest_first: bool = False,
+               row_count: Optional[int] = None) -> None:
+        self.c.call("listPolicyIssues", self.orgs.list_policy_issues, ORG, request, closed=closed, detail=detail,
+                    check=lambda body: self.lists_issues(body, want, ordered, newest_first,
+                                                         len(want) if row_count is None else row_count))
+
+    def lists_issues(self, body: Any, want: list[tuple["Finding", str, int]], ordered: bool, newest_first: bool,
+                     row_count: int) -> list[str]:
+        issues = body["policyIssues"]
+        got = [issue_key(issue) for issue in issues]
+        wanted = [finding.key for finding, _, _ in want]
+        problems = expect(body["rowCount"] == row_count, f"rowCount {body['rowCount']}, want {row_count}")
+        if (got if ordered else sorted(got)) != (wanted if ordered else sorted(wanted)):
+            return problems + [f"lists {[k[2] + ' on ' + k[3].rsplit('::', 1)[-1] for k in got]}, want "
+                               f"{[k[2] + ' on ' + k[3].rsplit('::', 1)[-1] for k in wanted]}"]
+        for issue, (finding, status, version) in zip(issues, want if ordered else sorted(
+                want, key=lambda w: got.index(w[0].key))):
+            problems += self.is_issue(issue, finding, status, version)
+        times = [issue["observedAt"] for issue in issues]
+        if newest_first and times != sorted(times, reverse=True):
+            problems.append(f"not newest first (the default sort): observedAt {times}")
+        return problems
+
+    def is_issue(self, issue: Any, finding: "Finding", status: str, version: int) -> list[str]:
+        """Every field the report determines, and the same id for the same (stack, resource, pack, policy)."""
+        known = finding.pack != GHOST
+        group = ({"prod": ("prod", "preventative"), "dev": ("default-policy-group", "preventative")}[finding.stack]
+                 if known else (None, None))
+        wanted = {
+            "entityType": "stack", "entityProject": PROJECT, "entityId": finding.stack, "policyPack": finding.pack,
+            "policyPackTag": finding.version, "policyName": finding.policy, "resourceURN": finding.urn,
+            "resourceProvider": finding.type.split(":")[0], "resourceType": finding.type,
+            "resourceName": finding.name, "message": finding.message, "level": finding.level.value,
+            "kind": finding.kind.value, "severity": SEVERITIES[finding.policy], "status": status,
+            "stackVersion": version, "policyGroupName": group[0], "policyGroupType": group[1],
+            "unknownPolicyPack": not known}
+        problems = [f"{finding.policy} on {finding.name}: {key} is {json.dumps(issue.get(key))}, want "
+                    f"{json.dumps(value)}" for key, value in wanted.items() if issue.get(key) != value]
+        earlier = self.issue_ids.setdefault(finding.key, issue["id"])
+        return problems + expect(earlier == issue["id"], f"{finding.policy} on {finding.name} changed its id from "
+                                                         f"{earlier} to {issue['id']}")
+
+    def is_issue_detail(self, body: Any, finding: "Finding", status: str, version: int) -> list[str]:
+        published = [p for p in self.policies[(finding.pack, finding.version)] if p.name == finding.policy]
+        return (self.is_issue(body["policyIssue"], finding, status, version) +
+                same_policies([body["policy"]] if body.get("policy") else [], published, "policy") +
+                (self.is_registry_pack(body["policyPack"], finding.pack, finding.version) if body.get("policyPack")
+                 else ["policyPack is missing for a published pack"]))
+
+    def issue_id(self, finding: "Finding") -> str:
+        if finding.key not in self.issue_ids:
+            raise Skip(f"the issue of {finding.policy} on {finding.name} listed")
+        return self.issue_ids[finding.key]
+
+    def filters(self, field: str, conditions: Optional[list], want: list[tuple[str, int]]) -> None:
+        model = None if conditions is None else m.AngularGridAdvancedFilterModel(type="AND", conditions=conditions)
+        where = "" if conditions is None else " where " + ", ".join(f"{c.col_id} {c.type} {c.filter}"
+                                                                   for c in conditions)
+        self.c.call("getPolicyIssuesFilters", self.orgs.get_policy_issues_filters, ORG,
+                    m.PolicyIssueFiltersRequest(field=field, filter_model=model), closed=False,
+                    detail=f"field={field}{where}", check=lambda body: expect(
+                        body["field"] == field and [(v["name"], v["count"]) for v in body["values"]] == want,
+                        f"values {[(v['name'], v['count']) for v in body['values']]}, want {want}"))
+
+    def is_export(self, text: str, findings: list["Finding"]) -> list[str]:
+        rows = list(csv.reader(io.StringIO(text)))
+        if not rows:
+            return ["the export is empty: no header row"]
+        header, lines = rows[0], [dict(zip(rows[0], row)) for row in rows[1:]]
+        missing = [c for c in ("id", "status", "policyPack", "policyName", "resourceURN", "project", "stack")
+                   if c not in header]
+        if missing:
+            return [f"the header {header} has no {missing}"]
+        problems = expect(all(len(row) == len(header) for row in rows), "rows differ in length from the header")
+        got = sorted((line["stack"], line["policyPack"], line["policyName"], line["resourceURN"]) for line in lines)
+        problems += expect(got == sorted(f.key for f in findings), f"exports {len(lines)} issues: {got}")
+        for line in lines:
+            key = (line["stack"], line["policyPack"], line["policyName"], line["resourceURN"])
+            problems += expect(line["id"] == self.issue_ids.get(key) and line["status"] == "open" and
+                               line["project"] == PROJECT, f"the row of {key[2]} on {key[3]}: {line}")
+        return problems
+
+    def lifecycle(self) -> None:
+        s3, ec2 = self.issue_id(F_S3), self.issue_id(F_EC2)
+        # A completed run (succeeded) of the pack the stack's group applies, without two of its violations:
+        # those issues are fixed; the one reported again stays open.
+        self.report("prod", 2, [F_EC2], succeeded=True, want=(True, 1, []))
+        self.issues("fixed by a completed run", grid(conditions=[text_filter("entityId", "prod")]), True,
+                    [(F_S3, "fixed", 1), (F_RDS, "fixed", 1)])
+        self.issues("still open", grid(conditions=[text_filter("entityId", "prod")]), False, [(F_EC2, "open", 2)])
+        # Triage, as `pulumi policy issue edit --status ignored --priority p1 --assignee LOGIN`.
+        self.c.call("updatePolicyIssue", self.orgs.update_policy_issue, ORG, ec2,
+                    m.UpdatePolicyIssueRequest(status=m.PolicyIssueStatus.Ignored,
+                                               priority=m.PolicyIssuePriority.P1, assigned_to=self.login),
+                    detail="ignored, p1, assigned", check=lambda body: self.is_triaged(body, "ignored", "p1", True))
+        self.c.call("getPolicyIssue", self.orgs.get_policy_issue, ORG, ec2, detail="after the triage",
+                    check=lambda body: self.is_triaged(body, "ignored", "p1", True))
+        self.c.expect_error("updatePolicyIssue", self.orgs.update_policy_issue, ORG, ec2,
+                            m.UpdatePolicyIssueRequest(assigned_to="nobody-by-that-login"), status=400,
+                            detail="assigned to a login that is no member")
+        self.c.call("updatePolicyIssue", self.orgs.update_policy_issue, ORG, ec2,
+                    m.UpdatePolicyIssueRequest(assigned_to=""), detail="unassigned (empty assignedTo)",
+                    check=lambda body: self.is_triaged(body, "ignored", "p1", False))
+        # Reported again: the ignored issue stays ignored; the fixed one reopens, under the same id.
+        self.report("prod", 3, [F_S3, F_EC2], succeeded=False, want=(True, 2, []), evaluations=[
+            evaluation(F_S3, failed=[S3]), evaluation(F_S3._replace(name="assets"), passed=[S3]),
+            evaluation(F_EC2, failed=[EC2]), evaluation(F_EC2._replace(name="batch"), passed=[EC2]),
+            evaluation(F_RDS, passed=[RDS])])
+        self.issues("after update 3, open", grid(conditions=[text_filter("entityId", "prod")]), False,
+                    [(F_S3, "open", 3)])
+        self.issues("after update 3, closed", grid(conditions=[text_filter("entityId", "prod")]), True,
+                    [(F_EC2, "ignored", 3), (F_RDS, "fixed", 1)])
+        self.c.call("getPolicyIssue", self.orgs.get_policy_issue, ORG, s3, detail="reopened",
+                    check=lambda body: self.is_issue_detail(body, F_S3, "open", 3))
+        # web/dev: the policy passed on pod/api (fixed), fails on a new resource (opened); ghost-pack did not
+        # run this time, so its issue stays open.
+        self.report("dev", 2, [F_DEPLOY], succeeded=False, want=(True, 1, []), evaluations=[
+            evaluation(F_POD, passed=[PRIVILEGED]), evaluation(F_POD._replace(name="worker"), passed=[PRIVILEGED]),
+            evaluation(F_DEPLOY, failed=[PRIVILEGED])])
+        self.issues("after update 2, open", grid(conditions=[text_filter("entityId", "dev")]), False,
+                    [(F_GHOST, "open", 1), (F_DEPLOY, "open", 2)])
+        self.issues("after update 2, closed", grid(conditions=[text_filter("entityId", "dev")]), True,
+                    [(F_POD, "fixed", 1)])
+        self.c.call("updatePolicyIssue", self.orgs.update_policy_issue, ORG, self.issue_id(F_DEPLOY),
+                    m.UpdatePolicyIssueRequest(status=m.PolicyIssueStatus.InProgress), detail="in_progress",
+                    check=lambda body: expect(body["policyIssue"]["status"] == "in_progress",
+                                              f"status {body['policyIssue']['status']}"))
+        self.issues("in progress counts as open", grid(conditions=[text_filter("status", "in_progress")]), False,
+                    [(F_DEPLOY, "in_progress", 2)])
+        self.c.call("listAuditLogEvents", self.orgs.list_audit_log_events_handler_v1, ORG,
+                    event_filter="policyissue.update", detail="eventFilter=policyissue.update", check=lambda body:
+                    expect(sorted(e["event"] for e in body["auditLogEvents"]) == ["policyissue.update"] * 3,
+                           f"events {[e['event'] for e in body['auditLogEvents']]}, want 3 policyissue.update"))
+
+    def is_triaged(self, body: Any, status: str, priority: str, assigned: bool) -> list[str]:
+        issue = body["policyIssue"]
+        assignee = (issue.get("assignedTo") or {}).get("githubLogin")
+        return (expect(issue["status"] == status and issue.get("priority") == priority,
+                       f"status {issue['status']} priority {issue.get('priority')}, want {status} {priority}") +
+                expect(assignee == (self.login if assigned else None), f"assignedTo {issue.get('assignedTo')}"))
+
+    def compliance_reads(self) -> None:
+        # What the reports imply: web/prod ran aws-guardrails on 5 resource-policy pairs, 2 failing (60%);
+        # web/dev ran k8s-baseline on 3, 1 failing (66%); neither ran the other's pack (-1).
+        columns = [GUARDRAILS, K8S]
+        rows = [(f"{PROJECT}/dev", [-1, percent(3, 1)], 2), (f"{PROJECT}/prod", [percent(5, 2), -1], 3)]
+        self.compliance("entity=stack", m.PolicyComplianceEntityType.Stack, 100, None,
+                        lambda body: self.is_compliance(body, columns, rows, more=False))
+        first = self.compliance("entity=stack size=1", m.PolicyComplianceEntityType.Stack, 1, None,
+                                lambda body: self.is_compliance(body, columns, rows[:1], more=True))
+        token = (first.body or {}).get("continuationToken")
+        if token:
+            self.compliance("entity=stack size=1, next page", m.PolicyComplianceEntityType.Stack, 1, token,
+                            lambda body: self.is_compliance(body, columns, rows[1:], more=False))
+        severities = ["critical", "high", "medium", "low", "unspecified"]
+        self.compliance("entity=severity", m.PolicyComplianceEntityType.Severity, 100, None,
+                        lambda body: self.is_compliance(body, severities, [
+                            (GUARDRAILS, [percent(1, 0), percent(2, 1), percent(2, 1), -1, -1], None),
+                            (K8S, [-1, -1, -1, -1, percent(3, 1)], None)], more=False))
+        self.compliance("entity=account", m.PolicyComplianceEntityType.Account, 100, None,
+                        lambda body: expect(body["rows"] == [], f"{len(body['rows'])} account rows, want none"))
+        # As an SDK user writes it: GetPolicyComplianceResultsRequest(entity=...) leaves size at the model's
+        # default, 0, which the SDK sends.
+        self.c.call("getPolicyComplianceResults", self.orgs.get_policy_compliance_results, ORG,
+                    m.GetPolicyComplianceResultsRequest(entity=m.PolicyComplianceEntityType.Stack),
+                    detail="size left unset (the SDK sends size 0)",
+                    check=lambda body: self.is_compliance(body, columns, rows, more=False))
+        policies = [(GUARDRAILS, EC2, 2, 1), (GUARDRAILS, S3, 2, 1), (K8S, PRIVILEGED, 3, 1), (GUARDRAILS, RDS, 1, 0)]
+        self.c.call("listPoliciesCompliance", self.orgs.list_policies_compliance, ORG, grid(),
+                    detail="least compliant first", check=lambda body: self.lists_policies(body, policies, True))
+        self.c.call("listPoliciesCompliance", self.orgs.list_policies_compliance, ORG,
+                    grid(conditions=[text_filter("policyPack", K8S)]), detail=f"policyPack equals {K8S}",
+                    check=lambda body: self.lists_policies(body, [(K8S, PRIVILEGED, 3, 1)], True))
+        # Totals: 4 policies governed something, 3 of them failed somewhere; 5 + 3 resources; open issues on 3
+        # (S3 on logs, the in-progress one on deployment web, ghost-pack's on pod api).
+        self.c.call("getPolicyResultsMetadata", self.orgs.get_policy_results_metadata, ORG, check=lambda body: expect(
+            body == {"policyTotalCount": 4, "policyWithIssuesCount": 3, "resourcesTotalCount": 8,
+                     "resourcesWithIssuesCount": 3}, f"totals {json.dumps(body)}"))
+        current = [F_S3, F_EC2, F_DEPLOY]  # the violations of each stack's newest report
+        self.c.call("listPolicyViolationsV2", self.orgs.list_policy_violations_v2, ORG,
+                    check=lambda body: self.lists_violations(body, current, {"prod": 3, "dev": 2}))
+        page = self.c.call_path("listPolicyViolationsV2", "GET", "/api/orgs/{orgName}/policyresults/violationsv2",
+                                {"orgName": ORG}, "ListPolicyViolationsV2Response",
+                                "OrganizationsApi.list_policy_violations_v2", query={"size": 2}, detail="size=2",
+                                check=lambda body: expect(len(body["policyViolations"]) == 2 and
+                                                          bool(body.get("continuationToken")),
+                                                          f"{len(body['policyViolations'])} violations, token "
+                                                          f"{body.get('continuationToken')}"))
+        token = (page.body or {}).get("continuationToken")
+        if token:
+            seen = [issue_key_of_violation(v) for v in page.body["policyViolations"]]
+            self.c.call_path("listPolicyViolationsV2", "GET", "/api/orgs/{orgName}/policyresults/violationsv2",
+                             {"orgName": ORG}, "ListPolicyViolationsV2Response",
+                             "OrganizationsApi.list_policy_violations_v2",
+                             query={"size": 2, "continuationToken": token}, detail="size=2, next page",
+                             check=lambda body: expect(
+                                 sorted(seen + [issue_key_of_violation(v) for v in body["policyViolations"]]) ==
+                                 sorted(f.key for f in current) and not body.get("continuationToken"),
+                                 f"the two pages do not hold the 3 current violations once each"))
+        self.c.call_path("listPolicyViolationsV2Post", "POST", "/api/orgs/{orgName}/policyresults/violationsv2",
+                         {"orgName": ORG}, "ListPolicyViolationsV2Response",
+                         "OrganizationsApi.list_policy_violations_v2 (POST)",
+                         check=lambda body: self.lists_violations(body, current, {"prod": 3, "dev": 2}))
+
+    def compliance(self, detail: str, entity: m.PolicyComplianceEntityType, size: int, token: Optional[str],
+                   check: Callable[[Any], list[str]]) -> Result:
+        return self.c.call("getPolicyComplianceResults", self.orgs.get_policy_compliance_results, ORG,
+                           m.GetPolicyComplianceResultsRequest(entity=entity, size=size, continuation_token=token),
+                           detail=detail, check=check)
+
+    @staticmethod
+    def is_compliance(body: Any, columns: list[str], rows: list[tuple[str, list[int], Optional[int]]],
+                      more: bool) -> list[str]:
+        got = [(row["entityName"], row["scores"]) for row in body["rows"]]
+        problems = (expect(body["columns"] == columns, f"columns {body['columns']}, want {columns}") +
+                    expect(got == [(name, scores) for name, scores, _ in rows], f"rows {got}, want "
+                                                                                f"{[r[:2] for r in rows]}") +
+                    expect(bool(body.get("continuationToken")) == more,
+                           f"continuationToken {body.get('continuationToken')!r}, want {'one' if more else 'none'}"))
+        for row, (name, _, version) in zip(body["rows"], rows):
+            if version is not None:  # PolicyHub's extension on stack rows
+                problems += expect(row.get("lastUpdateVersion") == version and row.get("drift") == [],
+                                   f"{name}: lastUpdateVersion {row.get('lastUpdateVersion')} drift "
+                                   f"{row.get('drift')}, want {version} and no drift")
+        return problems
+
+    @staticmethod
+    def lists_policies(body: Any, want: list[tuple[str, str, int, int]], ordered: bool) -> list[str]:
+        got = [(p["policyPack"], p["policyName"], p["governedResources"], p["failingResources"])
+               for p in body["policies"]]
+        problems = (expect((got if ordered else sorted(got)) == (want if ordered else sorted(want)),
+                           f"policies {got}, want {want}") +
+                    expect(body.get("totalCount") == len(want), f"totalCount {body.get('totalCount')}"))
+        for row in body["policies"]:
+            pack, name = row["policyPack"], row["policyName"]
+            group = {GUARDRAILS: ("prod", "preventative"), K8S: ("default-policy-group", "preventative")}.get(
+                pack, ("", "preventative"))
+            problems += expect(
+                row["percentCompliant"] == percent(row["governedResources"], row["failingResources"]) and
+                row["severity"] == SEVERITIES.get(name) and
+                (row["policyGroupName"], row.get("policyGroupType")) == group,
+                f"{pack}/{name}: {json.dumps(row)}")
+        return problems
+
+    @staticmethod
+    def lists_violations(body: Any, findings: list["Finding"], versions: dict[str, int]) -> list[str]:
+        violations = body["policyViolations"]
+        got = sorted(issue_key_of_violation(v) for v in violations)
+        problems = expect(got == sorted(f.key for f in findings), f"violations {got}")
+        by_key = {f.key: f for f in findings}
+        for v in violations:
+            finding = by_key.get(issue_key_of_violation(v))
+            if finding:
+                problems += expect(
+                    (v["projectName"], v.get("stackVersion"), v["policyPackTag"], v["resourceType"],
+                     v["resourceName"], v["level"], v["kind"], v["message"]) ==
+                    (PROJECT, versions[finding.stack], finding.version, finding.type, finding.name,
+                     finding.level.value, finding.kind.value, finding.message), f"violation {json.dumps(v)}")
+        times = [v["observedAt"] for v in violations]
+        return problems + expect(times == sorted(times, reverse=True), f"not newest first: {times}")
+
+    # --- what `pulumi policy issue ls|get` and `pulumi policy compliance ls` send, byte for byte, and whether
+    # the answers decode into the CLI's Go structs
+    def pulumi_cli_reads(self) -> None:
+        issues_path = f"/api/orgs/{ORG}/policyresults/issues"
+        open_now = sorted(f.key for f in (F_S3, F_DEPLOY, F_GHOST))
+        # ListPolicyIssuesRequest{StartRow, EndRow, SortModel}: a nil slice marshals as null.
+        self.c.cli("listPolicyIssues", "`pulumi policy issue ls`", "POST", issues_path,
+                   {"startRow": 0, "endRow": 100, "sortModel": None}, GO_LIST_POLICY_ISSUES, check=lambda body: expect(
+                       sorted(issue_key(i) for i in body["policyIssues"]) == open_now and body["rowCount"] == 3,
+                       f"{body['rowCount']} issues: {sorted(issue_key(i) for i in body['policyIssues'])}"))
+        # --count 2: one page of 2 (startRow 0, endRow 2), then the CLI stops.
+        self.c.cli("listPolicyIssues", "`pulumi policy issue ls --count 2`", "POST", issues_path,
+                   {"startRow": 0, "endRow": 2, "sortModel": None}, GO_LIST_POLICY_ISSUES, check=lambda body: expect(
+                       len(body["policyIssues"]) == 2 and body["rowCount"] == 3,
+                       f"{len(body['policyIssues'])} issues of {body['rowCount']}, want 2 of 3"))
+        # --all: pages of 100 until rowCount issues arrived (or a page is empty).
+        self.c.step("listPolicyIssues `pulumi policy issue ls --all` [raw HTTP as the pulumi CLI]",
+                    lambda: self.cli_all_issues(issues_path, open_now))
+        s3 = self.issue_id(F_S3)
+        self.c.cli("getPolicyIssue", f"`pulumi policy issue get {s3}`", "GET", f"{issues_path}/{s3}", None,
+                   GO_GET_POLICY_ISSUE, check=lambda body: expect(
+                       (body["policyIssue"]["id"], body["policyIssue"]["policyName"], body["policyIssue"]["status"])
+                       == (s3, S3, "open"), f"policyIssue {json.dumps(body['policyIssue'])[:200]}"))
+        self.c.step("getPolicyComplianceResults `pulumi policy compliance ls` [raw HTTP as the pulumi CLI]",
+                    lambda: self.cli_compliance("stack", 0, [f"{PROJECT}/dev", f"{PROJECT}/prod"], [GUARDRAILS, K8S]))
+        self.c.step("getPolicyComplianceResults `pulumi policy compliance ls --count 1` [raw HTTP as the pulumi "
+                    "CLI]", lambda: self.cli_compliance("stack", 1, [f"{PROJECT}/dev"], [GUARDRAILS, K8S]))
+        self.c.step("getPolicyComplianceResults `pulumi policy compliance ls --group-by severity` [raw HTTP as the "
+                    "pulumi CLI]", lambda: self.cli_compliance(
+                        "severity", 0, [GUARDRAILS, K8S], ["critical", "high", "medium", "low", "unspecified"]))
+        self.c.step("getPolicyComplianceResults `pulumi policy compliance ls --group-by account` [raw HTTP as the "
+                    "pulumi CLI]", lambda: self.cli_compliance("account", 0, [], [GUARDRAILS, K8S]))
+
+    def cli_all_issues(self, path: str, want: list[tuple]) -> list[str]:
+        issues: list[dict] = []
+        start = 0
+        for _ in range(20):
+            body = pulumi_cli_call(self.c.client.configuration.host, self.c.client.configuration.access_token,
+                                   "POST", path, {"startRow": start, "endRow": start + 100, "sortModel": None})
+            problems = go_decode(body, GO_LIST_POLICY_ISSUES, "")
+            if problems:
+                return problems
+            issues += body.get("policyIssues") or []
+            if len(issues) >= (body.get("rowCount") or 0) or not body.get("policyIssues"):
+                break
+            start += len(body["policyIssues"])
+        got = sorted(issue_key(i) for i in issues)
+        return expect(got == want, f"collected {got}")
+
+    def cli_compliance(self, group_by: str, count: int, entities: list[str], columns: list[str]) -> list[str]:
+        """runComplianceList: pages of 1000 (or what --count leaves), following continuationToken."""
+        rows: list[dict] = []
+        token = None
+        for _ in range(20):
+            size = 1000 if not count or count - len(rows) >= 1000 else count - len(rows)
+            request: dict = {"entity": group_by}
+            if token is not None:
+                request["continuationToken"] = token
+            request["size"] = size
+            body = pulumi_cli_call(self.c.client.configuration.host, self.c.client.configuration.access_token,
+                                   "POST", f"/api/orgs/{ORG}/policyresults/compliance", request)
+            problems = go_decode(body, GO_COMPLIANCE, "")
+            if problems:
+                return problems
+            rows += body.get("rows") or []
+            if count and len(rows) >= count:
+                rows = rows[:count]
+                break
+            token = body.get("continuationToken")
+            if not token:
+                break
+        got = [row.get("entityName") for row in rows]
+        return (expect(got == entities, f"entities {got}, want {entities}") +
+                expect(body.get("columns") == columns, f"columns {body.get('columns')}, want {columns}") +
+                expect(all(len(row.get("scores") or []) == len(columns) for row in rows),
+                       "a row's scores do not match the columns one to one (the CLI's table needs them to)"))
 
     # --- the audit trail of all of the above
     def audit_log(self) -> None:

@@ -17,6 +17,17 @@ public enum IssueStatus: String, CaseIterable, Codable, Hashable, Sendable {
 
 public enum IssuePriority: String, CaseIterable, Codable, Hashable, Sendable {
     case p0, p1, p2, p3, p4
+
+    /// An untriaged issue's priority, from its policy's severity: critical p0 down to unknown p4.
+    public init(severity: PolicySeverity?) {
+        switch severity {
+        case .critical: self = .p0
+        case .high: self = .p1
+        case .medium: self = .p2
+        case .low: self = .p3
+        case nil: self = .p4
+        }
+    }
 }
 
 /// Which issues a list asks for.

@@ -25,7 +25,8 @@ extension PolicyResultsService {
                 "Invalid entity '\(entity ?? "")': it must be stack, account or severity.",
                 details: [.init(resource: "request", attribute: "entity", errorType: .invalid)])
         }
-        let limit = try Self.pageSize(size)
+        // Pulumi's SDK always sends a size, 0 when the caller gave none.
+        let limit = try Self.pageSize(size == 0 ? nil : size)
         let cursor = try continuationToken.flatMap { $0.isEmpty ? nil : $0 }.map(ComplianceCursor.init(token:))
         switch entity {
         case .account:

@@ -39,9 +39,9 @@ extension APIHandler {
         let page = try await results.issues(
             organization: try PathName.organization(input.path.orgName), scope: try Self.scope(input.query.closed),
             request: request, caller: try RequestInfo.caller())
-        let groups =
+        let groups: Components.Schemas.ListPolicyIssuesResponse.GroupDataPayload =
             try request.groupBy.isEmpty || page.issues.count > 0
-            ? nil
+            ? []
             : page.groups.map { group in
                 let field = request.groupBy[request.groupKeys.count]
                 return Components.Schemas.ListPolicyIssuesResponse.GroupDataPayloadPayload(
@@ -163,7 +163,7 @@ extension APIHandler {
                 policyName: row.policyName, severity: row.severity?.rawValue ?? "",
                 failingResources: row.failing, governedResources: row.governed,
                 percentCompliant: row.percentCompliant, policyPack: row.packName, policyGroupName: row.groupName,
-                policyGroupType: row.groupMode.flatMap { .init(rawValue: $0.rawValue) })
+                policyGroupType: .init(rawValue: (row.groupMode ?? .preventative).rawValue) ?? .preventative)
         }
         return .ok(.init(body: .json(.init(policies: rows, totalCount: page.total))))
     }
@@ -296,7 +296,7 @@ extension Components.Schemas.PolicyIssue {
             lastModified: issue.lastModified, level: issue.level.rawValue, severity: issue.severity?.rawValue ?? "",
             status: .init(rawValue: issue.status.rawValue) ?? .open,
             kind: .init(rawValue: issue.kind.rawValue) ?? .preventative,
-            priority: issue.priority.flatMap { .init(rawValue: $0.rawValue) },
+            priority: .init(rawValue: (issue.priority ?? IssuePriority(severity: issue.severity)).rawValue) ?? .p4,
             assignedTo: issue.assignee.map { .init(name: $0.displayName, githubLogin: $0.login, avatarUrl: "") },
             policyGroupName: issue.groupName, policyGroupType: issue.groupMode.flatMap { .init(rawValue: $0.rawValue) },
             firstObservedAt: issue.firstObservedAt, unknownPolicyPack: issue.unknownPack)

@@ -43,7 +43,7 @@ live_start sdk-contract "$BINARY" "$WORK" "${SDK_SERVE_ARGS:-}"
 
 # --- the contract
 status=0
-"$VENV/bin/python" scripts/sdk_contract.py "$BASE" "$TOKEN" || status=$?
+"$VENV/bin/python" scripts/sdk_contract.py "$BASE" "$TOKEN" "$BINARY" || status=$?
 
 live_log_ok sdk-contract "$WORK" || status=1
 exit "$status"

@@ -43,9 +43,13 @@ import importlib.metadata
 import inspect
 import io
 import json
+import os
 import re
+import shutil
+import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -682,8 +686,10 @@ class Scenario:
     """One organization's life: publish, read back, apply to a stack through groups, audit, undo, delete.
     Expected values all come from what the scenario itself sent."""
 
-    def __init__(self, contract: Contract) -> None:
+    def __init__(self, contract: Contract, base: str = "", token: str = "", binary: Optional[str] = None) -> None:
         self.c = contract
+        # For the fetch --exec flow: the server's address and token, and the policyhub binary that fetches.
+        self.base, self.token, self.binary = base, token, binary
         client = contract.client
         self.orgs = OrganizationsApi(client)
         self.registry = RegistryApi(client)
@@ -702,7 +708,8 @@ class Scenario:
 
     def run(self) -> None:
         for part in (self.session, self.publish, self.read_packs, self.registry_publish, self.registry_reads,
-                     self.policy_groups, self.stack_views, self.policy_results, self.audit_log, self.removals,
+                     self.policy_groups, self.stack_views, self.policy_results, self.fetch_exec_flow, self.audit_log,
+                     self.removals,
                      self.registry_deletes, self.org_deletes):
             try:
                 part()
@@ -991,6 +998,68 @@ class Scenario:
     # --- policy results: what `policyhub report` (and Pulumi's own engine) sends after each run, then the
     # issues, triage, compliance and violations views of it. Two stacks: web/prod (group prod, aws-guardrails
     # 1.1.0) and web/dev (the default group, k8s-baseline 0.1.0); a pack never published here (ghost-pack).
+    def fetch_exec_flow(self) -> None:
+        """README's flow with the real binaries: `policyhub fetch --exec` runs a stand-in `pulumi` that writes an
+        event log in Pulumi's format (sdk/go/common/apitype/events.go) and exits as a run would; the issues and
+        compliance that follow are read through the SDK."""
+        if not self.binary:
+            raise Skip("the policyhub binary (third argument)")
+        self.need(K8S, "0.1.0")
+        work = tempfile.mkdtemp(prefix="fetch-exec-")
+        pulumi = os.path.join(work, "pulumi")
+        with open(pulumi, "w") as script:
+            script.write('#!/bin/sh\nlog=""\nwhile [ $# -gt 0 ]; do [ "$1" = --event-log ] && log="$2"; shift; done\n'
+                         '[ -n "$log" ] && printf "%s" "$EVENTS" > "$log"\nexit "$ENDING"\n')
+        os.chmod(pulumi, 0o755)
+        urn = "urn:pulumi:dev::flow::kubernetes:core/v1:Pod::api"
+        pack = {"policyPackName": K8S, "policyPackVersion": "0.1.0", "policyPackVersionTag": "0.1.0"}
+
+        def events(failing: bool) -> str:
+            lines = [{"sequence": 0, "timestamp": 1764680000, "preludeEvent": {"config": {}}}]
+            if failing:
+                lines.append({"sequence": 1, "timestamp": 1764680001, "policyEvent": {
+                    "resourceUrn": urn, "message": "privileged", "color": "never", "policyName": PRIVILEGED,
+                    "enforcementLevel": "mandatory", **pack}})
+            outcome = {"failed": [PRIVILEGED]} if failing else {"passed": [PRIVILEGED]}
+            lines.append({"sequence": 2, "timestamp": 1764680002,
+                          "policyAnalyzeSummaryEvent": {"resourceUrn": urn, **pack, **outcome}})
+            return "".join(json.dumps(line) + "\n" for line in lines)
+
+        def run(failing: bool) -> list[str]:
+            done = subprocess.run(
+                [self.binary, "fetch", "--server", self.base, "--token", self.token, "--stack", f"{ORG}/flow/dev",
+                 "--dest", os.path.join(work, "cache"), "--exec", "--", pulumi, "up", "--yes"],
+                env={**os.environ, "EVENTS": events(failing), "ENDING": "1" if failing else "0"},
+                capture_output=True, text=True, timeout=120)
+            want = 1 if failing else 0
+            return (expect(done.returncode == want, f"exit {done.returncode}, want {want}: {done.stderr}") +
+                    expect(("reported 1 violation" if failing else "reported no violations") in done.stderr,
+                           f"stderr: {done.stderr}"))
+
+        def flow_issues(body: Any, status: str) -> list[str]:
+            issues = body["policyIssues"]
+            return expect([(i["policyName"], i["resourceURN"], i["status"], i["level"]) for i in issues]
+                          == [(PRIVILEGED, urn, status, "mandatory")], f"issues {json.dumps(issues)}")
+
+        def flow_row(body: Any) -> list[str]:
+            rows = [r for r in body["rows"] if r["entityName"] == "flow/dev"]
+            if not rows:
+                return [f"no row for flow/dev: {json.dumps(body)}"]
+            return expect(rows[0]["scores"][body["columns"].index(K8S)] == 100, f"row {json.dumps(rows[0])}")
+
+        in_flow = grid(conditions=[text_filter("entityProject", "flow")])
+        self.c.step("fetch --exec: pulumi fails on a mandatory violation, fetch exits 1 and reports it",
+                    lambda: run(failing=True))
+        self.c.call("listPolicyIssues", self.orgs.list_policy_issues, ORG, in_flow, closed=False,
+                    detail="after the failed fetch --exec run", check=lambda body: flow_issues(body, "open"))
+        self.c.step("fetch --exec: the fixed run passes, fetch exits 0 and reports it", lambda: run(failing=False))
+        self.c.call("listPolicyIssues", self.orgs.list_policy_issues, ORG, in_flow, closed=True,
+                    detail="after the passing fetch --exec run", check=lambda body: flow_issues(body, "fixed"))
+        self.c.call("getPolicyComplianceResults", self.orgs.get_policy_compliance_results, ORG,
+                    m.GetPolicyComplianceResultsRequest(entity=m.PolicyComplianceEntityType.Stack, size=1000),
+                    detail="flow/dev after the fetch --exec runs", check=flow_row)
+        shutil.rmtree(work, ignore_errors=True)
+
     def policy_results(self) -> None:
         self.need(GUARDRAILS, "1.1.0")
         self.need(K8S, "0.1.0")
@@ -1497,14 +1566,14 @@ def registry_params(name: str, version: Optional[str] = None) -> dict:
 
 
 def main() -> int:
-    if len(sys.argv) != 3:
-        print(f"usage: {sys.argv[0]} BASE_URL TOKEN", file=sys.stderr)
+    if len(sys.argv) not in (3, 4):
+        print(f"usage: {sys.argv[0]} BASE_URL TOKEN [POLICYHUB_BINARY]", file=sys.stderr)
         return 2
     started = time.monotonic()
     print(f"sdk-contract: pulumi-cloud-sdk {importlib.metadata.version('pulumi-cloud-sdk')} against {sys.argv[1]}",
           flush=True)
     contract = Contract(*make_client(sys.argv[1], sys.argv[2]))
-    Scenario(contract).run()
+    Scenario(contract, sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) == 4 else None).run()
     for op, fields in sorted(contract.notes.items()):
         print(f"note {op}: answers fields the SDK does not model (clients ignore them): {', '.join(sorted(fields))}")
     print(f"sdk-contract: {time.monotonic() - started:.1f} s")

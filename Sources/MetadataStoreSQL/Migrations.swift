@@ -284,7 +284,8 @@ enum Migrations {
                 // serves the filter, the count and the value list from the index alone.
                 "CREATE INDEX policy_issues_by_time ON policy_issues (organization_id, closed, observed_at, id)",
                 "CREATE INDEX policy_issues_by_status ON policy_issues (organization_id, status, observed_at)",
-                "CREATE INDEX policy_issues_by_policy ON policy_issues (organization_id, closed, policy_name, pack_name)",
+                // A policy's issues are filtered by severity more than by anything else.
+                "CREATE INDEX policy_issues_by_policy ON policy_issues (organization_id, closed, policy_name, severity)",
                 "CREATE INDEX policy_issues_by_pack ON policy_issues (organization_id, closed, pack_name, policy_name)",
                 "CREATE INDEX policy_issues_by_severity ON policy_issues (organization_id, closed, severity)",
                 "CREATE INDEX policy_issues_by_level ON policy_issues (organization_id, closed, level)",

@@ -254,6 +254,7 @@ extension SQLMetadataStore {
                 SELECT project, stack, pack_name, CAST(SUM(governed) AS BIGINT) AS governed, CAST(SUM(failing) AS BIGINT) AS failing
                 FROM policy_stack_tallies
                 WHERE organization_id = \(bind: orgID)
+                  AND project BETWEEN \(bind: firstProject) AND \(bind: lastProject)
                   AND (project > \(bind: firstProject) OR (project = \(bind: firstProject) AND stack >= \(bind: firstStack)))
                   AND (project < \(bind: lastProject) OR (project = \(bind: lastProject) AND stack <= \(bind: lastStack)))
                 GROUP BY project, stack, pack_name

@@ -166,21 +166,11 @@ public struct ExistingIssue: Hashable, Sendable {
 }
 
 /// What a newer evaluation of a stack does to the stack's issues.
-public struct IssueChanges: Hashable, Sendable {
+public struct IssueChanges: Sendable {
     public var opened: [Finding] = []
     /// Reported again: each keeps its ID and takes the status given.
     public var observed: [(id: String, finding: Finding, status: IssueStatus)] = []
     public var fixed: [String] = []
-
-    public static func == (lhs: IssueChanges, rhs: IssueChanges) -> Bool {
-        lhs.opened == rhs.opened && lhs.fixed == rhs.fixed
-            && lhs.observed.map { [$0.id, $0.status.rawValue] } == rhs.observed.map { [$0.id, $0.status.rawValue] }
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(opened)
-        hasher.combine(fixed)
-    }
 }
 
 /// One evaluation of a stack ready to store: the report, what it found, what it counted and which open issues

@@ -88,16 +88,7 @@ struct PackCache {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         var data = try encoder.encode(config)
         data.append(UInt8(ascii: "\n"))
-        let temporary = configDirectory.appendingPathComponent(".tmp-\(UUID().uuidString).json")
-        do {
-            try data.write(to: temporary)
-            guard rename(temporary.path, file.path) == 0 else {
-                throw FetchError("cannot write \(file.path): \(String(cString: strerror(errno)))")
-            }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
-        }
+        try AtomicFile.write(data, to: file)
         return file
     }
 }

@@ -1,13 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A results report that could not be delivered yet: where it goes and the exact body to send. Never the token.
 public struct SpooledReport: Sendable, Equatable, Codable {
     /// The server it is for, as ``ReportSpool/serverKey(_:)`` spells it.
@@ -70,16 +62,8 @@ public struct ReportSpool: Sendable {
         let stamp = String(max(report.spooledAt, 0))
         let name = String(repeating: "0", count: max(0, 15 - stamp.count)) + stamp + "-" + UUID().uuidString + ".json"
         let file = directory.appendingPathComponent(name)
-        let temporary = directory.appendingPathComponent(".tmp-\(UUID().uuidString).json")
-        do {
-            try Self.writeDurably(data, to: temporary)
-            guard rename(temporary.path, file.path) == 0 else {
-                throw FetchError("cannot write \(file.path): \(String(cString: strerror(errno)))")
-            }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
-        }
+        // Only its owner can read it, and it is on disk before it is listed.
+        try AtomicFile.write(data, to: file, permissions: 0o600, durable: true)
         return file
     }
 
@@ -123,18 +107,6 @@ public struct ReportSpool: Sendable {
         var path = url.path
         while path.hasSuffix("/") { path.removeLast() }
         return key + path
-    }
-
-    /// Writes and flushes to disk a new file only its owner can read.
-    private static func writeDurably(_ data: Data, to file: URL) throws {
-        let descriptor = open(file.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            throw FetchError("cannot write \(file.path): \(String(cString: strerror(errno)))")
-        }
-        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
-        try handle.write(contentsOf: data)
-        try handle.synchronize()
-        try handle.close()
     }
 
     /// Best effort: a leftover is harmless, only untidy.

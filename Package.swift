@@ -190,7 +190,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PolicyHubCoreTests",
-            dependencies: ["PolicyHubCore"],
+            dependencies: ["PolicyHubCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

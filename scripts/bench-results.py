@@ -25,7 +25,9 @@ standard library is used.
 
 For PostgreSQL pass --backend postgres --database-url postgres://USER:PASS@HOST:PORT/DB?sslmode=disable, of a
 fresh database (the benchmark does not empty it). --keep keeps the data directory (for EXPLAIN QUERY PLAN on
-its policyhub.sqlite) and prints where it is.
+its policyhub.sqlite) and prints where it is. --reuse runs steps 2 to 4 again on a data directory an earlier
+run kept (its bench-state.json says what it holds; new update versions continue from it), to compare builds on the
+same full-size store without ingesting it again.
 """
 
 import argparse
@@ -332,11 +334,21 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=50, help="timed requests per query")
     parser.add_argument("--data-dir", help="default: a new temporary directory")
     parser.add_argument("--keep", action="store_true", help="keep the data directory and the server log")
+    parser.add_argument("--reuse", action="store_true",
+                        help="skip publishing and ingesting: --data-dir holds a store an earlier run kept")
     args = parser.parse_args()
     if args.quick:
         args.stacks, args.queries = 200, 20
     if args.backend == "postgres" and not args.database_url:
         parser.error("--backend postgres needs --database-url")
+    state: dict[str, int] = {"big_version": 0, "alone_version": 1}
+    state_path = os.path.join(args.data_dir or "", "bench-state.json")
+    if args.reuse:
+        if not args.data_dir or not os.path.exists(state_path):
+            parser.error("--reuse needs the --data-dir of an earlier run, with its bench-state.json")
+        with open(state_path) as f:
+            state = json.load(f)
+        args.stacks, args.resources = state["stacks"], state["resources"]
     binary = os.path.abspath(args.binary)
     if not os.access(binary, os.X_OK):
         parser.error(f"{binary} is not an executable; build it with "
@@ -354,29 +366,44 @@ def main() -> int:
         with open(os.path.join(data_dir, "initial-admin-token")) as f:
             token = f.read().strip()
         client = Client(port, token)
-        publish_and_apply(client)
+        if args.reuse:
+            ingest_latencies, ingest_seconds = [], 0.0
+        else:
+            publish_and_apply(client)
+            # 1. bulk ingestion
+            ingest_latencies, ingest_seconds = ingest(port, token, args)
+            state.update(stacks=args.stacks, resources=args.resources)
 
-        # 1. bulk ingestion
-        ingest_latencies, ingest_seconds = ingest(port, token, args)
+        def save_state() -> None:
+            if args.data_dir:
+                with open(os.path.join(data_dir, "bench-state.json"), "w") as f:
+                    json.dump(state, f)
+        save_state()
 
         # 2. one report of 2,000 resources, alone
         big_latencies = []
         big_body_sizes = []
-        for version in range(1, args.big_repeats + 1):
+        first_big = state["big_version"] + 1
+        for version in range(first_big, first_big + args.big_repeats):
             body = report("bench-big", "big", 424_242, args.big_resources, args.fail_rate, version)
             big_body_sizes.append(len(body))
             big_latencies.append(put_report(client, "bench-big", "big", version, body))
             print(f"  {args.big_resources}-resource report {version}: {ms(big_latencies[-1])} ms", file=sys.stderr)
         # The same report again is a no-op ("recorded": false): JSON decoding, validation, the digest and one
         # lookup, without the writes; what is left of the time above is the transaction's.
-        resent = [put_report(client, "bench-big", "big", args.big_repeats, body) for _ in range(args.big_repeats)]
+        last_big = first_big + args.big_repeats - 1
+        resent = [put_report(client, "bench-big", "big", last_big, body) for _ in range(args.big_repeats)]
+        state["big_version"] = last_big
 
         # 3. 100-resource reports alone: update 2 of 50 stacks (they update existing issues)
         alone = []
+        alone_version = state["alone_version"] + 1
         for index in range(min(50, args.stacks)):
             project, stack = stack_name(index)
-            alone.append(put_report(client, project, stack, 2,
-                                    report(project, stack, index, args.resources, args.fail_rate, 2)))
+            alone.append(put_report(client, project, stack, alone_version,
+                                    report(project, stack, index, args.resources, args.fail_rate, alone_version)))
+        state["alone_version"] = alone_version
+        save_state()
 
         # 4. the reads at full size
         issues = f"/api/orgs/{ORG}/policyresults/issues"
@@ -443,10 +470,14 @@ def main() -> int:
         print()
         print("| measurement | p50 ms | p95 ms | p99 ms | max ms | notes |")
         print("|---|---:|---:|---:|---:|---|")
-        print(f"| ingest {reports:,} reports of {args.resources} resources ({args.clients} clients) | "
-              f"{ms(pct(ingest_latencies, 50))} | {ms(pct(ingest_latencies, 95))} | {ms(pct(ingest_latencies, 99))} | "
-              f"{ms(max(ingest_latencies))} | {reports / ingest_seconds:.1f} reports/s, {ingest_seconds:.0f} s |")
-        print(f"| one {args.resources}-resource report, alone (update 2 of 50 stacks) | {ms(pct(alone, 50))} | "
+        if ingest_latencies:
+            print(f"| ingest {reports:,} reports of {args.resources} resources ({args.clients} clients) | "
+                  f"{ms(pct(ingest_latencies, 50))} | {ms(pct(ingest_latencies, 95))} | "
+                  f"{ms(pct(ingest_latencies, 99))} | {ms(max(ingest_latencies))} | "
+                  f"{reports / ingest_seconds:.1f} reports/s, {ingest_seconds:.0f} s |")
+        else:
+            print(f"| ingest {reports:,} reports of {args.resources} resources | | | | | reused store, not measured |")
+        print(f"| one {args.resources}-resource report, alone (update {alone_version} of 50 stacks) | {ms(pct(alone, 50))} | "
               f"{ms(pct(alone, 95))} | {ms(pct(alone, 99))} | {ms(max(alone))} | |")
         big_pairs = args.big_resources * len(POLICIES)
         print(f"| one {args.big_resources:,}-resource report, alone (x{args.big_repeats}) | "

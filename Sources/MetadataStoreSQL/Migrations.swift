@@ -299,6 +299,97 @@ enum Migrations {
                 ON policy_issues (organization_id, closed, project, stack, resource_urn)
                 """,
             ]),
+        Migration(
+            version: 7, name: "M0007_CountIssueFacets",
+            statements: [
+                // How many open and closed issues have each value of the fields filter menus offer
+                // (IssueFacets.fields), kept in step by every write of policy_issues.
+                """
+                CREATE TABLE policy_issue_facets (
+                    organization_id TEXT NOT NULL REFERENCES organizations (id),
+                    field TEXT NOT NULL,
+                    closed BIGINT NOT NULL,
+                    value TEXT NOT NULL,
+                    issues BIGINT NOT NULL,
+                    PRIMARY KEY (organization_id, field, closed, value)
+                )
+                """,
+                """
+                INSERT INTO policy_issue_facets (organization_id, field, closed, value, issues)
+                SELECT organization_id, 'entityProject', closed, COALESCE(project, ''), COUNT(*) FROM policy_issues
+                GROUP BY organization_id, closed, COALESCE(project, '')
+                """,
+                """
+                INSERT INTO policy_issue_facets (organization_id, field, closed, value, issues)
+                SELECT organization_id, 'entityId', closed, COALESCE(stack, ''), COUNT(*) FROM policy_issues
+                GROUP BY organization_id, closed, COALESCE(stack, '')
+                """,
+                """
+                INSERT INTO policy_issue_facets (organization_id, field, closed, value, issues)
+                SELECT organization_id, 'policyPack', closed, COALESCE(pack_name, ''), COUNT(*) FROM policy_issues
+                GROUP BY organization_id, closed, COALESCE(pack_name, '')
+                """,
+                """
+                INSERT INTO policy_issue_facets (organization_id, field, closed, value, issues)
+                SELECT organization_id, 'policyPackTag', closed, COALESCE(pack_version, ''), COUNT(*) FROM policy_issues
+                GROUP BY organization_id, closed, COALESCE(pack_version, '')
+                """,
+                """
+                INSERT INTO policy_issue_facets (organization_id, field, closed, value, issues)
+                SELECT organization_id, 'policyName', closed, COALESCE(policy_name, ''), COUNT(*) FROM policy_issues
+                GROUP BY organization_id, closed, COALESCE(policy_name, '')
+                """,
+                """
+                INSERT INTO policy_issue_facets (organization_id, field, closed, value, issues)
+                SELECT organization_id, 'resourceProvider', closed, COALESCE(resource_provider, ''), COUNT(*) FROM policy_issues
+                GROUP BY organization_id, closed, COALESCE(resource_provider, '')
+                """,
+                """
+                INSERT INTO policy_issue_facets (organization_id, field, closed, value, issues)
+                SELECT organization_id, 'resourceType', closed, COALESCE(resource_type, ''), COUNT(*) FROM policy_issues
+                GROUP BY organization_id, closed, COALESCE(resource_type, '')
+                """,
+                """
+                INSERT INTO policy_issue_facets (organization_id, field, closed, value, issues)
+                SELECT organization_id, 'level', closed, COALESCE(level, ''), COUNT(*) FROM policy_issues
+                GROUP BY organization_id, closed, COALESCE(level, '')
+                """,
+                """
+                INSERT INTO policy_issue_facets (organization_id, field, closed, value, issues)
+                SELECT organization_id, 'severity', closed, COALESCE(severity, ''), COUNT(*) FROM policy_issues
+                GROUP BY organization_id, closed, COALESCE(severity, '')
+                """,
+                """
+                INSERT INTO policy_issue_facets (organization_id, field, closed, value, issues)
+                SELECT organization_id, 'status', closed, COALESCE(status, ''), COUNT(*) FROM policy_issues
+                GROUP BY organization_id, closed, COALESCE(status, '')
+                """,
+                """
+                INSERT INTO policy_issue_facets (organization_id, field, closed, value, issues)
+                SELECT organization_id, 'kind', closed, COALESCE(kind, ''), COUNT(*) FROM policy_issues
+                GROUP BY organization_id, closed, COALESCE(kind, '')
+                """,
+                """
+                INSERT INTO policy_issue_facets (organization_id, field, closed, value, issues)
+                SELECT organization_id, 'priority', closed, COALESCE(priority, ''), COUNT(*) FROM policy_issues
+                GROUP BY organization_id, closed, COALESCE(priority, '')
+                """,
+                """
+                INSERT INTO policy_issue_facets (organization_id, field, closed, value, issues)
+                SELECT organization_id, 'assignedTo', closed, COALESCE(assigned_to, ''), COUNT(*) FROM policy_issues
+                GROUP BY organization_id, closed, COALESCE(assigned_to, '')
+                """,
+                """
+                INSERT INTO policy_issue_facets (organization_id, field, closed, value, issues)
+                SELECT organization_id, 'policyGroupName', closed, COALESCE(group_name, ''), COUNT(*) FROM policy_issues
+                GROUP BY organization_id, closed, COALESCE(group_name, '')
+                """,
+                """
+                INSERT INTO policy_issue_facets (organization_id, field, closed, value, issues)
+                SELECT organization_id, 'policyGroupType', closed, COALESCE(group_mode, ''), COUNT(*) FROM policy_issues
+                GROUP BY organization_id, closed, COALESCE(group_mode, '')
+                """,
+            ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction.

@@ -205,26 +205,66 @@ extension SQLMetadataStore {
     }
 
     /// Opens, updates and fixes the stack's issues as the lifecycle in `EvaluationRecord.changes(to:)` decides.
+    /// An issue reported again exactly as stored only has its update version and time moved, which leaves all
+    /// but one of its indexes alone: most of a large stack's issues are reported again unchanged.
     static func applyIssueChanges(_ database: any SQLDatabase, _ record: EvaluationRecord, orgID: String, now: Int64)
         async throws
     {
         let report = record.report
         let stack = report.stack
+        struct Stored {
+            var facets: IssueFacets
+            var observation: Observation
+        }
+        var stored: [String: Stored] = [:]
         let existing = try await database.raw(
             """
-            SELECT id, resource_urn, pack_name, policy_name, status FROM policy_issues
+            SELECT id, resource_urn, pack_name, policy_name, status, closed, message, unknown_pack,
+                \(unsafeRaw: IssueFacets.selection)
+            FROM policy_issues
             WHERE organization_id = \(bind: orgID) AND project = \(bind: stack.project) AND stack = \(bind: stack.name)
             """
         ).all().map { row in
-            ExistingIssue(
-                id: try row.string("id"),
+            let id = try row.string("id")
+            let facets = try IssueFacets(row: row)
+            stored[id] = Stored(
+                facets: facets,
+                observation: Observation(
+                    facets: facets, message: try row.string("message"), unknownPack: try row.int("unknown_pack") != 0))
+            return ExistingIssue(
+                id: id,
                 key: IssueKey(
                     resourceURN: try row.string("resource_urn"), packName: try row.string("pack_name"),
                     policyName: try row.string("policy_name")),
                 status: IssueStatus(rawValue: try row.string("status")) ?? .open)
         }
         let changes = record.changes(to: existing)
-        let writes = changes.opened.map { (id: newID(), finding: $0, status: IssueStatus.open) } + changes.observed
+        var facets = FacetDeltas()
+        var writes: [(id: String, finding: Finding, status: IssueStatus)] = []
+        var unchanged: [String] = []
+        for opened in changes.opened {
+            let write = (id: newID(), finding: opened, status: IssueStatus.open)
+            facets.move(from: nil, to: Observation(write, stack: stack, priority: "", assignee: "").facets)
+            writes.append(write)
+        }
+        for observed in changes.observed {
+            guard let before = stored[observed.id] else { continue }
+            let after = Observation(
+                observed, stack: stack, priority: before.facets[.priority], assignee: before.facets[.assignedTo])
+            if after == before.observation {
+                unchanged.append(observed.id)
+            } else {
+                facets.move(from: before.facets, to: after.facets)
+                writes.append(observed)
+            }
+        }
+        for id in changes.fixed {
+            guard var after = stored[id]?.facets else { continue }
+            after[.status] = IssueStatus.fixed.rawValue
+            after.closed = true
+            facets.move(from: stored[id]?.facets, to: after)
+        }
+
         for batch in writes.chunked(batchRows) {
             let rows = batch.map { write -> SQLQueryString in
                 let finding = write.finding
@@ -259,6 +299,14 @@ extension SQLMetadataStore {
                 """
             ).run()
         }
+        for batch in unchanged.chunked(batchRows * 2) {
+            try await database.raw(
+                """
+                UPDATE policy_issues SET stack_version = \(bind: report.updateVersion), observed_at = \(bind: now)
+                WHERE id IN (\(binds: Array(batch)))
+                """
+            ).run()
+        }
         for batch in changes.fixed.chunked(batchRows * 2) {
             try await database.raw(
                 """
@@ -267,7 +315,57 @@ extension SQLMetadataStore {
                 """
             ).run()
         }
+        try await facets.apply(database, orgID: orgID)
         try await recountIssues(database, orgID: orgID, stack: stack)
+    }
+
+    /// What a report may change of a stored issue, besides its update version and time.
+    struct Observation: Equatable {
+        var facets: IssueFacets
+        var message: String
+        var unknownPack: Bool
+
+        init(facets: IssueFacets, message: String, unknownPack: Bool) {
+            self.facets = facets
+            self.message = message
+            self.unknownPack = unknownPack
+        }
+
+        /// The issue as `write` leaves it; triage fields are kept as they are.
+        init(
+            _ write: (id: String, finding: Finding, status: IssueStatus), stack: StackReference, priority: String,
+            assignee: String
+        ) {
+            let finding = write.finding
+            let violation = finding.violation
+            var values: [String] = []
+            values.reserveCapacity(IssueFacets.fields.count)
+            for field in IssueFacets.fields {
+                let value =
+                    switch field.column {
+                    case .entityProject: stack.project
+                    case .entityId: stack.name
+                    case .policyPack: violation.packName
+                    case .policyPackTag: violation.packVersion
+                    case .policyName: violation.policyName
+                    case .resourceProvider: finding.resource.provider
+                    case .resourceType: finding.resource.type
+                    case .level: violation.level.rawValue
+                    case .severity: finding.severity?.rawValue ?? ""
+                    case .status: write.status.rawValue
+                    case .kind: violation.kind.rawValue
+                    case .priority: priority
+                    case .assignedTo: assignee
+                    case .policyGroupName: finding.groupName ?? ""
+                    case .policyGroupType: finding.groupMode?.rawValue ?? ""
+                    default: ""
+                    }
+                values.append(value)
+            }
+            self.facets = IssueFacets(closed: write.status.isClosed, values: values)
+            self.message = violation.message
+            self.unknownPack = finding.unknownPack
+        }
     }
 
     /// Brings the stack's issue counts up to date after its issues changed.
@@ -293,9 +391,12 @@ extension SQLMetadataStore {
         try await backend.transaction { database in
             let orgID = try await Self.organizationID(database, organization)
             guard
-                try await database.raw(
-                    "SELECT id FROM policy_issues WHERE id = \(bind: id) AND organization_id = \(bind: orgID)"
-                ).first() != nil
+                let row = try await database.raw(
+                    """
+                    SELECT closed, \(unsafeRaw: IssueFacets.selection) FROM policy_issues
+                    WHERE id = \(bind: id) AND organization_id = \(bind: orgID)
+                    """
+                ).first()
             else { throw RegistryError(.notFound, "Policy issue '\(id)' not found") }
             if case .some(.some(let login)) = change.assignee, !login.isEmpty {
                 let member = try await database.raw(
@@ -311,6 +412,17 @@ extension SQLMetadataStore {
                 }
             }
             try await Self.insert(audit, database)
+            let before = try IssueFacets(row: row)
+            var after = before
+            if let status = change.status {
+                after[.status] = status.rawValue
+                after.closed = status.isClosed
+            }
+            if let priority = change.priority { after[.priority] = priority.rawValue }
+            if let assignee = change.assignee { after[.assignedTo] = assignee ?? "" }
+            var facets = FacetDeltas()
+            facets.move(from: before, to: after)
+            try await facets.apply(database, orgID: orgID)
             var sets: [SQLQueryString] = ["last_modified = \(bind: time.milliseconds)"]
             if let status = change.status {
                 sets.append("status = \(bind: status.rawValue)")

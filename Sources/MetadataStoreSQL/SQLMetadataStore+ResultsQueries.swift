@@ -178,6 +178,10 @@ extension SQLMetadataStore {
     ) async throws -> [GroupCount] {
         try await backend.withConnection { database in
             let orgID = try await Self.organizationID(database, organization)
+            if filter == nil && IssueFacets.counted.contains(column) {
+                return try await Self.facetValues(
+                    database, orgID: orgID, scope: scope, column: column, limit: limit)
+            }
             let value = Self.issueGrid.textExpression(column)
             return try await database.raw(
                 """

@@ -118,6 +118,12 @@ public enum SQLStoreCopy {
                 ("first_observed_at", .integer), ("observed_at", .integer), ("last_modified", .integer),
                 ("unknown_pack", .integer),
             ], orderBy: "id"),
+        Table(
+            name: "policy_issue_facets",
+            columns: [
+                ("organization_id", .text), ("field", .text), ("closed", .integer), ("value", .text),
+                ("issues", .integer),
+            ], orderBy: "organization_id, field, closed, value"),
     ]
 
     static let pageSize = 500

@@ -215,25 +215,23 @@ public struct EvaluationRecord: Sendable {
 
 /// When an evaluation shows that an issue it did not report is gone.
 public struct FixRule: Hashable, Sendable {
-    /// (resource, pack, policy) evaluations that passed.
-    public var passed: Set<IssueKey>
-    /// The resources each pack was evaluated on; nil when the reporter sent no evaluations.
-    public var evaluatedResources: [String: Set<String>]?
+    /// The policies that passed on each resource a pack was evaluated on; nil when the reporter sent no
+    /// evaluations.
+    public var passed: [PackResource: [String]]?
     /// Packs known to have run over the whole stack: those of a completed run.
     public var completedPacks: Set<String>
 
-    public init(passed: Set<IssueKey>, evaluatedResources: [String: Set<String>]?, completedPacks: Set<String>) {
+    public init(passed: [PackResource: [String]]?, completedPacks: Set<String>) {
         self.passed = passed
-        self.evaluatedResources = evaluatedResources
         self.completedPacks = completedPacks
     }
 
     /// Fixed when the policy ran on the resource and passed, or when a completed run of the pack no longer
     /// has the resource. Without evaluations, a completed run of the pack that did not report it.
     public func showsFixed(_ key: IssueKey) -> Bool {
-        if passed.contains(key) { return true }
+        let evaluated = passed?[PackResource(packName: key.packName, resourceURN: key.resourceURN)]
+        if evaluated?.contains(key.policyName) == true { return true }
         guard completedPacks.contains(key.packName) else { return false }
-        guard let evaluatedResources else { return true }
-        return !(evaluatedResources[key.packName]?.contains(key.resourceURN) ?? false)
+        return passed == nil || evaluated == nil
     }
 }

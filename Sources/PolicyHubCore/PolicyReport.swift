@@ -17,31 +17,41 @@ public struct ResourceURN: Hashable, Sendable {
     public var provider: String
 
     public init?(_ text: String) {
-        // Split on "::" by hand: reports hold thousands of URNs, and Foundation's splitting is slow.
-        let bytes = Array(text.utf8)
-        let prefix = Array("urn:pulumi:".utf8)
-        guard bytes.count > prefix.count, bytes[0..<prefix.count].elementsEqual(prefix) else { return nil }
-        var parts: [String] = []
-        var start = prefix.count
-        var index = start
-        while index + 1 < bytes.count, parts.count < 3 {
-            if bytes[index] == UInt8(ascii: ":") && bytes[index + 1] == UInt8(ascii: ":") {
-                parts.append(String(decoding: bytes[start..<index], as: UTF8.self))
-                index += 2
-                start = index
+        // Scanned by hand over the UTF-8 view: reports hold thousands of URNs, and splitting is slow.
+        let bytes = text.utf8
+        let prefix = "urn:pulumi:".utf8
+        guard bytes.count > prefix.count, bytes.starts(with: prefix) else { return nil }
+        let colon = UInt8(ascii: ":")
+        var bounds: [String.Index] = []  // where each of the first three "::" starts
+        var index = bytes.index(bytes.startIndex, offsetBy: prefix.count)
+        var previousWasColon = false
+        while index < bytes.endIndex, bounds.count < 3 {
+            let isColon = bytes[index] == colon
+            if isColon && previousWasColon {
+                bounds.append(bytes.index(before: index))
+                previousWasColon = false
             } else {
-                index += 1
+                previousWasColon = isColon
             }
+            index = bytes.index(after: index)
         }
-        guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty }) else { return nil }
-        let qualifiedType = parts[2]
-        let type = qualifiedType.split(separator: "$").last.map(String.init) ?? qualifiedType
+        guard bounds.count == 3 else { return nil }
+        let stackStart = bytes.index(bytes.startIndex, offsetBy: prefix.count)
+        let projectStart = bytes.index(bounds[0], offsetBy: 2)
+        let typeStart = bytes.index(bounds[1], offsetBy: 2)
+        let nameStart = bytes.index(bounds[2], offsetBy: 2)
+        guard stackStart < bounds[0], projectStart < bounds[1], typeStart < bounds[2] else { return nil }
+        // The resource's own type is the last of the `$`-joined parent types; its package precedes the first ':'.
+        let qualified = bytes[typeStart..<bounds[2]]
+        let ownTypeStart = qualified.lastIndex(of: UInt8(ascii: "$")).map { bytes.index(after: $0) } ?? typeStart
+        let ownType = bytes[ownTypeStart..<bounds[2]]
+        let providerEnd = ownType.firstIndex(of: colon) ?? bounds[2]
         self.text = text
-        self.stack = parts[0]
-        self.project = parts[1]
-        self.type = type
-        self.name = String(decoding: bytes[start...], as: UTF8.self)
-        self.provider = String(type.split(separator: ":").first ?? "")
+        self.stack = String(text[stackStart..<bounds[0]])
+        self.project = String(text[projectStart..<bounds[1]])
+        self.type = String(text[ownTypeStart..<bounds[2]])
+        self.name = String(text[nameStart...])
+        self.provider = String(text[ownTypeStart..<providerEnd])
     }
 }
 

@@ -106,64 +106,28 @@ public struct PolicyResultsService: Sendable {
                 unknownPack: published["\(violation.packName)@\(violation.packVersion)"] == .some(nil))
         }
 
-        // Resource-policy pairs each policy governed and failed, and what each pack ran on.
-        struct PolicyID: Hashable {
-            var pack, version, policy: String
-        }
-        var governed: [PolicyID: Set<String>] = [:]
-        var failing: [PolicyID: Set<String>] = [:]
-        var evaluatedResources: [String: Set<String>] = [:]
-        var passed = Set<IssueKey>()
-        var packsRun: [String: String] = [:]
-        for evaluation in report.evaluations ?? [] {
-            packsRun[evaluation.packName] = evaluation.packVersion
-            evaluatedResources[evaluation.packName, default: []].insert(evaluation.resourceURN)
-            for name in evaluation.passed {
-                governed[
-                    PolicyID(pack: evaluation.packName, version: evaluation.packVersion, policy: name), default: []
-                ]
-                .insert(evaluation.resourceURN)
-                passed.insert(
-                    IssueKey(resourceURN: evaluation.resourceURN, packName: evaluation.packName, policyName: name))
-            }
-            for name in evaluation.failed {
-                let id = PolicyID(pack: evaluation.packName, version: evaluation.packVersion, policy: name)
-                governed[id, default: []].insert(evaluation.resourceURN)
-                failing[id, default: []].insert(evaluation.resourceURN)
-            }
-        }
-        for violation in report.violations {
-            packsRun[violation.packName] = violation.packVersion
-            let id = PolicyID(pack: violation.packName, version: violation.packVersion, policy: violation.policyName)
-            governed[id, default: []].insert(violation.resourceURN)
-            failing[id, default: []].insert(violation.resourceURN)
-            passed.remove(violation.issueKey)
-        }
-        let tallies = governed.keys.sorted { ($0.pack, $0.policy) < ($1.pack, $1.policy) }.map { id in
-            let group = required[id.pack]?.group
+        let coverage = EvaluationCoverage(report)
+        let tallies = coverage.counts.map { count in
+            let group = required[count.packName]?.group
             return PolicyTally(
-                packName: id.pack, packVersion: id.version, policyName: id.policy,
-                severity: policy(id.pack, id.version, id.policy)?.severity, groupName: group?.name ?? "",
-                groupMode: group?.mode, governed: governed[id]?.count ?? 0, failing: failing[id]?.count ?? 0)
+                packName: count.packName, packVersion: count.packVersion, policyName: count.policyName,
+                severity: policy(count.packName, count.packVersion, count.policyName)?.severity,
+                groupName: group?.name ?? "", groupMode: group?.mode, governed: count.governed,
+                failing: count.failing)
         }
-        let resources = Set(
-            report.violations.map(\.resourceURN) + (report.evaluations ?? []).map(\.resourceURN)
-        ).subtracting([""])
 
         // A completed run covered every resource of the packs it ran; without evaluations, the packs the stack
         // must run are taken to have run too (they were fetched for it).
         var completedPacks = Set<String>()
         if report.succeeded {
-            completedPacks = Set(packsRun.keys)
+            completedPacks = Set(coverage.packsRun.keys)
             if report.evaluations == nil { completedPacks.formUnion(required.keys) }
         }
         let record = EvaluationRecord(
             organization: org, report: report, reporter: caller.login, receivedAt: clock.now(),
-            digest: Self.digest(of: report), findings: findings, tallies: tallies, resourceCount: resources.count,
-            packsRun: packsRun, unknownPacks: unknownPacks,
-            fixRule: FixRule(
-                passed: passed, evaluatedResources: report.evaluations == nil ? nil : evaluatedResources,
-                completedPacks: completedPacks))
+            digest: Self.digest(of: report), findings: findings, tallies: tallies,
+            resourceCount: coverage.resourceCount, packsRun: coverage.packsRun, unknownPacks: unknownPacks,
+            fixRule: FixRule(passed: coverage.passed, completedPacks: completedPacks))
         let recorded = try await store.recordEvaluation(record)
         logger.info(
             "policy results",
@@ -189,10 +153,36 @@ public struct PolicyResultsService: Sendable {
     }
 
     /// A digest of everything the report states, so a resend can be told from a different report.
+    ///
+    /// Each part is hashed as `LENGTH:TEXT` (lists joined with commas). Stored reports keep their digests, so
+    /// these bytes must never change; they are gathered in one buffer because hashing them one by one was a
+    /// tenth of a large report's time.
     static func digest(of report: PolicyReport) -> String {
         var hasher = SHA256()
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1 << 16)
+        func flushIfFull() {
+            guard buffer.count >= 1 << 15 else { return }
+            buffer.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+            buffer.removeAll(keepingCapacity: true)
+        }
         func add(_ parts: String...) {
-            for part in parts { hasher.update(data: Data("\(part.utf8.count):\(part)".utf8)) }
+            for part in parts {
+                buffer.append(contentsOf: String(part.utf8.count).utf8)
+                buffer.append(UInt8(ascii: ":"))
+                buffer.append(contentsOf: part.utf8)
+            }
+            flushIfFull()
+        }
+        func add(joined list: [String]) {
+            let length = list.reduce(max(0, list.count - 1)) { $0 + $1.utf8.count }
+            buffer.append(contentsOf: String(length).utf8)
+            buffer.append(UInt8(ascii: ":"))
+            for (index, item) in list.enumerated() {
+                if index > 0 { buffer.append(UInt8(ascii: ",")) }
+                buffer.append(contentsOf: item.utf8)
+            }
+            flushIfFull()
         }
         add(report.claimID ?? "", report.succeeded ? "1" : "0")
         for violation in report.violations {
@@ -203,8 +193,10 @@ public struct PolicyResultsService: Sendable {
         add(report.evaluations == nil ? "-" : "+")
         for evaluation in report.evaluations ?? [] {
             add(evaluation.resourceURN, evaluation.packName, evaluation.packVersion)
-            add(evaluation.passed.joined(separator: ","), evaluation.failed.joined(separator: ","))
+            add(joined: evaluation.passed)
+            add(joined: evaluation.failed)
         }
+        buffer.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 

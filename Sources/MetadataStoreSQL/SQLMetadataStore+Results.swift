@@ -259,10 +259,11 @@ extension SQLMetadataStore {
             }
         }
         for id in changes.fixed {
-            guard var after = stored[id]?.facets else { continue }
+            guard let before = stored[id]?.facets else { continue }
+            var after = before
             after[.status] = IssueStatus.fixed.rawValue
             after.closed = true
-            facets.move(from: stored[id]?.facets, to: after)
+            facets.move(from: before, to: after)
         }
 
         for batch in writes.chunked(batchRows) {

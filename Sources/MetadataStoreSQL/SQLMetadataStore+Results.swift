@@ -212,32 +212,38 @@ extension SQLMetadataStore {
     {
         let report = record.report
         let stack = report.stack
-        struct Stored {
-            var facets: IssueFacets
-            var observation: Observation
-        }
-        var stored: [String: Stored] = [:]
-        let existing = try await database.raw(
+        // The issues a report can change: the open ones, and the closed ones it reports again. A long-lived stack
+        // has many more fixed issues than open ones, and those not reported again stay as they are.
+        let ofStack: SQLQueryString = """
+            organization_id = \(bind: orgID) AND project = \(bind: stack.project) AND stack = \(bind: stack.name)
             """
-            SELECT id, resource_urn, pack_name, policy_name, status, closed, message, unknown_pack,
-                \(unsafeRaw: IssueFacets.selection)
-            FROM policy_issues
-            WHERE organization_id = \(bind: orgID) AND project = \(bind: stack.project) AND stack = \(bind: stack.name)
-            """
-        ).all().map { row in
-            let id = try row.string("id")
-            let facets = try IssueFacets(row: row)
-            stored[id] = Stored(
-                facets: facets,
-                observation: Observation(
-                    facets: facets, message: try row.string("message"), unknownPack: try row.int("unknown_pack") != 0))
-            return ExistingIssue(
-                id: id,
-                key: IssueKey(
-                    resourceURN: try row.string("resource_urn"), packName: try row.string("pack_name"),
-                    policyName: try row.string("policy_name")),
-                status: IssueStatus(rawValue: try row.string("status")) ?? .open)
+        var issues = try await database.raw(
+            "SELECT \(unsafeRaw: StoredIssue.selection) FROM policy_issues WHERE \(ofStack) AND closed = 0"
+        ).all().map(StoredIssue.init(row:))
+        // A key has one issue: a key reported with an open issue needs no second look.
+        var seenKeys = Set(issues.map(\.existing.key))
+        var reportedKeys: [IssueKey] = []
+        for finding in record.findings where seenKeys.insert(finding.violation.issueKey).inserted {
+            reportedKeys.append(finding.violation.issueKey)
         }
+        for batch in reportedKeys.chunked(batchRows) {
+            let keys = batch.map { key -> SQLQueryString in
+                "(\(bind: key.resourceURN), \(bind: key.packName), \(bind: key.policyName))"
+            }
+            // VALUES names its columns column1, column2, ... in both SQLite and PostgreSQL. CROSS JOIN makes SQLite
+            // loop over the keys and seek each in the unique index, instead of comparing every key with every
+            // closed issue of the stack.
+            issues += try await database.raw(
+                """
+                SELECT \(unsafeRaw: StoredIssue.selection)
+                FROM (VALUES \(keys.joined(separator: ", "))) AS reported CROSS JOIN policy_issues
+                WHERE \(ofStack) AND resource_urn = reported.column1 AND pack_name = reported.column2
+                    AND policy_name = reported.column3 AND closed = 1
+                """
+            ).all().map(StoredIssue.init(row:))
+        }
+        let stored = Dictionary(issues.map { ($0.existing.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let existing = issues.map(\.existing)
         let changes = record.changes(to: existing)
         var facets = FacetDeltas()
         var writes: [(id: String, finding: Finding, status: IssueStatus)] = []
@@ -318,6 +324,49 @@ extension SQLMetadataStore {
         }
         try await facets.apply(database, orgID: orgID)
         try await recountIssues(database, orgID: orgID, stack: stack)
+    }
+
+    /// A stored issue as a report compares it. Its fields are selected as one text column, split here: decoding a
+    /// column through SQLKit costs far more than SQLite's work to produce it, and a large stack has thousands of
+    /// issues of 22 fields each.
+    struct StoredIssue {
+        var existing: ExistingIssue
+        var facets: IssueFacets
+        var observation: Observation
+
+        private static let separator = UInt8(0x1F)
+        private static let keyColumns = [
+            "id", "resource_urn", "pack_name", "policy_name", "CAST(closed AS TEXT)", "CAST(unknown_pack AS TEXT)",
+        ]
+        static let selection =
+            (keyColumns + IssueFacets.fields.map { "COALESCE(\($0.sql), '')" }).joined(separator: " || '\u{1F}' || ")
+            + " AS packed, message, id, resource_urn, pack_name, policy_name, unknown_pack, closed, "
+            + IssueFacets.selection
+
+        init(row: any SQLRow) throws {
+            let message = try row.string("message")
+            let parts = try row.string("packed").utf8.split(separator: Self.separator, omittingEmptySubsequences: false)
+                .map { String(decoding: $0, as: UTF8.self) }
+            let id: String
+            let key: IssueKey
+            let unknownPack: Bool
+            if parts.count == Self.keyColumns.count + IssueFacets.fields.count {
+                id = parts[0]
+                key = IssueKey(resourceURN: parts[1], packName: parts[2], policyName: parts[3])
+                facets = IssueFacets(closed: parts[4] != "0", values: Array(parts[Self.keyColumns.count...]))
+                unknownPack = parts[5] != "0"
+            } else {
+                // A value holds the separator itself: read the columns one by one.
+                id = try row.string("id")
+                key = IssueKey(
+                    resourceURN: try row.string("resource_urn"), packName: try row.string("pack_name"),
+                    policyName: try row.string("policy_name"))
+                facets = try IssueFacets(row: row)
+                unknownPack = try row.int("unknown_pack") != 0
+            }
+            existing = ExistingIssue(id: id, key: key, status: IssueStatus(rawValue: facets[.status]) ?? .open)
+            observation = Observation(facets: facets, message: message, unknownPack: unknownPack)
+        }
     }
 
     /// What a report may change of a stored issue, besides its update version and time.

@@ -127,9 +127,12 @@ actor SQLiteConnectionPool {
             on: MultiThreadedEventLoopGroup.singleton.any())
         do {
             // WAL lets readers run beside the writer; FULL sync makes every acknowledged commit durable.
+            // SQLite's default page cache (2 MiB) is smaller than the index pages one large report dirties: the
+            // writer then spills pages into the WAL in the middle of its transaction. 32 MiB per connection (a
+            // limit, allocated as used) holds them; statement journals stay in memory rather than temp files.
             for pragma in [
                 "PRAGMA busy_timeout = 30000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
-                "PRAGMA foreign_keys = ON",
+                "PRAGMA foreign_keys = ON", "PRAGMA cache_size = -32768", "PRAGMA temp_store = MEMORY",
             ] {
                 _ = try await connection.query(pragma)
             }

@@ -191,7 +191,9 @@ public struct EvaluationRecord: Sendable {
     public var unknownPacks: [String]
     public var fixRule: FixRule
 
-    /// What this evaluation does to the stack's issues when it is the stack's newest.
+    /// What this evaluation does to the stack's issues when it is the stack's newest. `existing` holds at least the
+    /// stack's open issues and its closed issues with a key this evaluation reports; other closed issues are left
+    /// as they are whether given or not.
     public func changes(to existing: [ExistingIssue]) -> IssueChanges {
         var changes = IssueChanges()
         let byKey = Dictionary(existing.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })

@@ -270,6 +270,31 @@ struct PolicyResultsLifecycleTests {
         }
     }
 
+    /// A stored issue is read back as one packed column split on U+001F; a pack version may hold that character.
+    @Test(arguments: MetadataBackendKind.available)
+    func anIssueWhosePackVersionHoldsAControlCharacterIsTheSameIssueNextTime(_ backend: MetadataBackendKind)
+        async throws
+    {
+        try await Self.with(backend) { world in
+            var odd = Self.violation("public-read").objectValue ?? [:]
+            odd["policyPackVersion"] = "1.0.0\u{1F}rc"
+            let body = Self.body([.object(odd)])
+            #expect(try await world.report(1, body).status == .ok)
+            let id = try #require(try await world.issues()["public-read"]?["id"]?.stringValue)
+            #expect(try await world.report(2, body).status == .ok)
+            let issues = try await world.issues()
+            #expect(issues.count == 1, "reported again, it is not a second issue: \(issues.keys)")
+            #expect(issues["public-read"]?["id"]?.stringValue == id)
+            #expect(issues["public-read"]?["stackVersion"] == 2)
+            #expect(issues["public-read"]?["policyPackTag"]?.stringValue == "1.0.0\u{1F}rc")
+            let menu = try await world.api.send(
+                .post, "/api/orgs/default/policyresults/issues/filters", token: world.admin,
+                json: ["field": "policyPackTag"])
+            #expect(menu.status == .ok, "\(menu.text)")
+            #expect(menu.json["values"] == [["name": "1.0.0\u{1F}rc", "count": 1]], "\(menu.text)")
+        }
+    }
+
     @Test(arguments: MetadataBackendKind.available)
     func everyFieldIsValidatedAndABadReportChangesNothing(_ backend: MetadataBackendKind) async throws {
         try await Self.with(backend) { world in

@@ -81,8 +81,10 @@ extension SQLMetadataStore {
                   AND stack = \(bind: stack.name)
                 """
             ).run()
-            try await Self.replaceTallies(database, record, orgID: orgID)
+            // The organization-wide counts (facets, then compliance totals) are moved last: every report of the
+            // organization locks those rows until it commits, so they are taken as late as possible.
             try await Self.applyIssueChanges(database, record, orgID: orgID, now: now)
+            try await Self.replaceTallies(database, record, orgID: orgID)
             return true
         }
     }
@@ -232,13 +234,14 @@ extension SQLMetadataStore {
             }
             // VALUES names its columns column1, column2, ... in both SQLite and PostgreSQL. CROSS JOIN makes SQLite
             // loop over the keys and seek each in the unique index, instead of comparing every key with every
-            // closed issue of the stack.
+            // closed issue of the stack. `closed <> 0` rather than `= 1` keeps PostgreSQL off the (org, closed, ...)
+            // indexes, which would walk every closed issue of the organization.
             issues += try await database.raw(
                 """
                 SELECT \(unsafeRaw: StoredIssue.selection)
                 FROM (VALUES \(keys.joined(separator: ", "))) AS reported CROSS JOIN policy_issues
                 WHERE \(ofStack) AND resource_urn = reported.column1 AND pack_name = reported.column2
-                    AND policy_name = reported.column3 AND closed = 1
+                    AND policy_name = reported.column3 AND closed <> 0
                 """
             ).all().map(StoredIssue.init(row:))
         }
@@ -322,8 +325,8 @@ extension SQLMetadataStore {
                 """
             ).run()
         }
-        try await facets.apply(database, orgID: orgID)
         try await recountIssues(database, orgID: orgID, stack: stack)
+        try await facets.apply(database, orgID: orgID)
     }
 
     /// A stored issue as a report compares it. Its fields are selected as one text column, split here: decoding a

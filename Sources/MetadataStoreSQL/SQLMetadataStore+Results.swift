@@ -219,9 +219,10 @@ extension SQLMetadataStore {
         let ofStack: SQLQueryString = """
             organization_id = \(bind: orgID) AND project = \(bind: stack.project) AND stack = \(bind: stack.name)
             """
-        var issues = try await database.raw(
+        let open = try await database.raw(
             "SELECT \(unsafeRaw: StoredIssue.selection) FROM policy_issues WHERE \(ofStack) AND closed = 0"
-        ).all().map(StoredIssue.init(row:))
+        ).all()
+        var issues = try await StoredIssue.decode(open, database)
         // A key has one issue: a key reported with an open issue needs no second look.
         var seenKeys = Set(issues.map(\.existing.key))
         var reportedKeys: [IssueKey] = []
@@ -236,14 +237,15 @@ extension SQLMetadataStore {
             // loop over the keys and seek each in the unique index, instead of comparing every key with every
             // closed issue of the stack. `closed <> 0` rather than `= 1` keeps PostgreSQL off the (org, closed, ...)
             // indexes, which would walk every closed issue of the organization.
-            issues += try await database.raw(
+            let rows = try await database.raw(
                 """
                 SELECT \(unsafeRaw: StoredIssue.selection)
                 FROM (VALUES \(keys.joined(separator: ", "))) AS reported CROSS JOIN policy_issues
                 WHERE \(ofStack) AND resource_urn = reported.column1 AND pack_name = reported.column2
                     AND policy_name = reported.column3 AND closed <> 0
                 """
-            ).all().map(StoredIssue.init(row:))
+            ).all()
+            issues += try await StoredIssue.decode(rows, database)
         }
         let stored = Dictionary(issues.map { ($0.existing.id, $0) }, uniquingKeysWith: { first, _ in first })
         let existing = issues.map(\.existing)
@@ -338,37 +340,58 @@ extension SQLMetadataStore {
         var observation: Observation
 
         private static let separator = UInt8(0x1F)
+        /// `id` comes first: an ID never holds the separator, so it is known even when another value does.
         private static let keyColumns = [
             "id", "resource_urn", "pack_name", "policy_name", "CAST(closed AS TEXT)", "CAST(unknown_pack AS TEXT)",
         ]
         static let selection =
             (keyColumns + IssueFacets.fields.map { "COALESCE(\($0.sql), '')" }).joined(separator: " || '\u{1F}' || ")
-            + " AS packed, message, id, resource_urn, pack_name, policy_name, unknown_pack, closed, "
-            + IssueFacets.selection
+            + " AS packed, message"
+        /// The columns one by one, for an issue with a value that holds the separator.
+        private static let columns =
+            "message, id, resource_urn, pack_name, policy_name, unknown_pack, closed, " + IssueFacets.selection
 
-        init(row: any SQLRow) throws {
-            let message = try row.string("message")
-            let parts = try row.string("packed").utf8.split(separator: Self.separator, omittingEmptySubsequences: false)
-                .map { String(decoding: $0, as: UTF8.self) }
-            let id: String
-            let key: IssueKey
-            let unknownPack: Bool
-            if parts.count == Self.keyColumns.count + IssueFacets.fields.count {
-                id = parts[0]
-                key = IssueKey(resourceURN: parts[1], packName: parts[2], policyName: parts[3])
-                facets = IssueFacets(closed: parts[4] != "0", values: Array(parts[Self.keyColumns.count...]))
-                unknownPack = parts[5] != "0"
-            } else {
-                // A value holds the separator itself: read the columns one by one.
-                id = try row.string("id")
-                key = IssueKey(
-                    resourceURN: try row.string("resource_urn"), packName: try row.string("pack_name"),
-                    policyName: try row.string("policy_name"))
-                facets = try IssueFacets(row: row)
-                unknownPack = try row.int("unknown_pack") != 0
-            }
+        init(id: String, key: IssueKey, facets: IssueFacets, message: String, unknownPack: Bool) {
             existing = ExistingIssue(id: id, key: key, status: IssueStatus(rawValue: facets[.status]) ?? .open)
+            self.facets = facets
             observation = Observation(facets: facets, message: message, unknownPack: unknownPack)
+        }
+
+        /// The issues of rows selected with `selection`. One whose packed column does not split into its fields (a
+        /// value holds the separator) is read again, column by column.
+        static func decode(_ rows: [any SQLRow], _ database: any SQLDatabase) async throws -> [StoredIssue] {
+            var issues: [StoredIssue] = []
+            var ambiguous: [String] = []
+            for row in rows {
+                let parts = try row.string("packed").utf8.split(separator: separator, omittingEmptySubsequences: false)
+                    .map { String(decoding: $0, as: UTF8.self) }
+                guard parts.count == keyColumns.count + IssueFacets.fields.count else {
+                    ambiguous.append(parts[0])
+                    continue
+                }
+                issues.append(
+                    StoredIssue(
+                        id: parts[0], key: IssueKey(resourceURN: parts[1], packName: parts[2], policyName: parts[3]),
+                        facets: IssueFacets(closed: parts[4] != "0", values: Array(parts[keyColumns.count...])),
+                        message: try row.string("message"), unknownPack: parts[5] != "0"))
+            }
+            for batch in ambiguous.chunked(SQLMetadataStore.batchRows) {
+                issues += try await database.raw(
+                    "SELECT \(unsafeRaw: columns) FROM policy_issues WHERE id IN (\(binds: Array(batch)))"
+                ).all().map(StoredIssue.init(columns:))
+            }
+            return issues
+        }
+
+        /// A row selected with `columns`.
+        init(columns row: any SQLRow) throws {
+            self.init(
+                id: try row.string("id"),
+                key: IssueKey(
+                    resourceURN: try row.string("resource_urn"), packName: try row.string("pack_name"),
+                    policyName: try row.string("policy_name")),
+                facets: try IssueFacets(row: row), message: try row.string("message"),
+                unknownPack: try row.int("unknown_pack") != 0)
         }
     }
 

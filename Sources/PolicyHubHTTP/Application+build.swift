@@ -91,8 +91,14 @@ public func buildRouter(_ services: PolicyHubServices, limits: HTTPLimits = .ini
     let handler = APIHandler(
         identity: services.identity, packs: services.packs, registry: services.registry, groups: services.groups,
         stacks: services.stacks, audit: services.audit, results: services.results, draftLimits: limits.draftLimits)
+    // A results report is read by hand (see PolicyResultsReportRoute); the generated route is registered for
+    // every other operation.
+    let report = PolicyResultsReportRoute(results: services.results, maxBytes: limits.maxResultsBodyBytes)
+    let transport = HandServedOperations(
+        transport: router,
+        handlers: [HandServedOperations.key(.put, PolicyResultsReportRoute.path): report.handle])
     try handler.registerHandlers(
-        on: router, configuration: .init(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]),
+        on: transport, configuration: .init(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]),
         middlewares: [
             JSONBodyMiddleware(maxBytes: limits.maxJSONBodyBytes, maxResultsBytes: limits.maxResultsBodyBytes)
         ])

@@ -316,6 +316,10 @@ struct PolicyResultsLifecycleTests {
                 ("web/prod", 1, field("message", .string(String(repeating: "m", count: 20_000))), "message"),
                 ("web/prod", 1, ["claimId": "x"], "results"),
                 ("web/prod", 1, ["results": ["violations": []]], "succeeded"),
+                ("web/prod", 1, ["results": ["succeeded": "yes"]], "'results.succeeded' must be a boolean"),
+                ("web/prod", 1, field("policyName", 7), "'results.violations[0].policyName' must be a string"),
+                ("web/prod", 1, field("message", "nul \u{0}"), "NUL character"),
+                ("web/prod", 1, ["results": ["succeeded": true, "evaluations": [["passed": []]]]], "policyPackName"),
                 ("web/bad stack", 1, Self.body([]), "stack"),
             ]
             for (stack, update, body, mention) in cases {

@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/JohnSundell/Ink", from: "0.6.0"),
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
@@ -107,10 +109,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The web console: server-rendered pages over the same services as the API.
+        .target(
+            name: "PolicyHubConsole",
+            dependencies: [
+                "PolicyHubCore",
+                "PolicyHubHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Ink", package: "Ink"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("Templates"), .copy("Assets")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "PolicyHubServer",
             dependencies: [
                 "PackArchive",
+                "PolicyHubConsole",
                 "PolicyHubCore",
                 "PolicyHubHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -189,6 +207,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "PolicyHubConsoleTests",
+            dependencies: ["PolicyHubConsole"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "PolicyHubCoreTests",
             dependencies: ["PolicyHubCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
@@ -226,6 +249,7 @@ let package = Package(
                 "policyhub",
                 "PackArchive",
                 "PolicyHubCore",
+                "PolicyHubConsole",
                 "PolicyHubHTTP",
                 "PolicyHubServer",
                 "MetadataStoreSQL",

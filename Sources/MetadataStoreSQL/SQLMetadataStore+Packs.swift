@@ -231,7 +231,7 @@ extension SQLMetadataStore {
             try await database.raw(
                 """
                 SELECT p.name AS name, v.version AS version, v.version_tag AS version_tag,
-                       v.display_name AS display_name
+                       v.display_name AS display_name, \(unsafeRaw: Self.appliedExpression) AS applied
                 FROM \(unsafeRaw: Self.versionSource)
                 WHERE o.login = \(bind: organization) AND v.status = 'complete' \(nameFilter)
                 ORDER BY p.name, v.version
@@ -247,6 +247,9 @@ extension SQLMetadataStore {
             summaries[summaries.count - 1].versions.append(Int(try row.int("version")))
             summaries[summaries.count - 1].versionTags.append(try row.optionalString("version_tag") ?? "")
             summaries[summaries.count - 1].displayName = try row.string("display_name")
+            if try row.int("applied") != 0 {
+                summaries[summaries.count - 1].appliedVersions.append(Int(try row.int("version")))
+            }
         }
         return summaries
     }

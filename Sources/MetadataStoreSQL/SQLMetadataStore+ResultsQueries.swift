@@ -229,10 +229,27 @@ extension SQLMetadataStore {
     public func stackEvaluations(organization: String, after: StackReference?, limit: Int) async throws
         -> [StackEvaluationSummary]
     {
+        let afterProject = after?.project ?? ""
+        let afterStack = after?.name ?? ""
+        return try await stackEvaluations(
+            organization: organization,
+            where: """
+                k.project > \(bind: afterProject) OR (k.project = \(bind: afterProject) AND k.stack > \(bind: afterStack))
+                """, limit: limit)
+    }
+
+    public func stackEvaluation(organization: String, stack: StackReference) async throws -> StackEvaluationSummary? {
+        try await stackEvaluations(
+            organization: organization,
+            where: "k.project = \(bind: stack.project) AND k.stack = \(bind: stack.name)", limit: 1
+        ).first
+    }
+
+    private func stackEvaluations(organization: String, where condition: SQLQueryString, limit: Int) async throws
+        -> [StackEvaluationSummary]
+    {
         try await backend.withConnection { database in
             let orgID = try await Self.organizationID(database, organization)
-            let afterProject = after?.project ?? ""
-            let afterStack = after?.name ?? ""
             let stacks = try await database.raw(
                 """
                 SELECT k.project AS project, k.stack AS stack, s.update_version AS update_version,
@@ -244,8 +261,7 @@ extension SQLMetadataStore {
                       WHERE g.organization_id = \(bind: orgID) AND gs.project <> '') k
                 LEFT JOIN policy_stacks s
                   ON s.organization_id = \(bind: orgID) AND s.project = k.project AND s.stack = k.stack
-                WHERE k.project > \(bind: afterProject)
-                   OR (k.project = \(bind: afterProject) AND k.stack > \(bind: afterStack))
+                WHERE \(condition)
                 ORDER BY k.project, k.stack LIMIT \(bind: limit)
                 """
             ).all()

@@ -53,6 +53,8 @@ public enum AuditAction {
     public static let groupDeleted = "policygroup.delete"
     public static let tokenCreated = "token.create"
     public static let tokenRevoked = "token.revoke"
+    public static let sessionStarted = "session.start"
+    public static let sessionEnded = "session.end"
     public static let authorizationDenied = "authorization.denied"
     public static let issueUpdated = "policyissue.update"
 }

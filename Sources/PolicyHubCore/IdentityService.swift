@@ -91,9 +91,49 @@ public struct IdentityService: Sendable {
                 time: now, organization: nil, actor: Self.operatorActor, action: AuditAction.tokenRevoked, target: id))
     }
 
+    /// Signs a user in to the console with one of their access tokens: the session is a token of its own, stored
+    /// hashed like every token and expiring after `lifetime`, so it is checked, listed and revoked like any other.
+    /// The access token itself is never kept.
+    public func startSession(accessToken: String, lifetime: TimeInterval) async throws -> ConsoleSession {
+        let token = accessToken.trimmingCharacters(in: .whitespacesAndNewlines)
+        let now = clock.now()
+        guard AccessToken.isWellFormed(token),
+            let principal = try await store.principal(tokenHash: AccessToken.hash(token), at: now)
+        else { throw RegistryError.unauthenticated }
+        let session = AccessToken.generate()
+        let expiresAt = now.addingTimeInterval(lifetime)
+        _ = try await store.createToken(
+            login: principal.login, tokenHash: AccessToken.hash(session), description: ConsoleSession.description,
+            expiresAt: expiresAt, at: now,
+            audit: AuditEvent(
+                time: now, organization: nil, actor: principal.login, action: AuditAction.sessionStarted,
+                target: principal.login))
+        return ConsoleSession(token: session, expiresAt: expiresAt)
+    }
+
+    /// Ends the console session `caller` signed in with; its cookie is refused from then on, on every instance.
+    public func endSession(_ caller: Principal) async throws {
+        guard caller.tokenDescription == ConsoleSession.description else { return }
+        let now = clock.now()
+        try await store.revokeToken(
+            id: caller.tokenID, at: now,
+            audit: AuditEvent(
+                time: now, organization: nil, actor: caller.login, action: AuditAction.sessionEnded,
+                target: caller.login))
+    }
+
     /// The organization the CLI uses when none is given: the first shared one, else the personal one.
     public func defaultOrganization(for caller: Principal) -> String {
         let shared = caller.memberships.filter { !$0.isPersonal }.map(\.organization).sorted()
         return shared.first ?? caller.login
     }
+}
+
+/// A console sign-in: the secret the session cookie carries, shown to nobody else, and when it stops working.
+public struct ConsoleSession: Hashable, Sendable {
+    /// How console sessions are named among a user's tokens.
+    public static let description = "console session"
+
+    public var token: String
+    public var expiresAt: Date
 }

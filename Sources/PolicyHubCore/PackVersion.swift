@@ -65,12 +65,17 @@ public struct PackSummary: Hashable, Sendable {
     public var versions: [Int]
     /// Aligned with `versions`; empty where a version has no tag.
     public var versionTags: [String]
+    /// The versions some policy group applies.
+    public var appliedVersions: [Int]
 
-    public init(name: String, displayName: String, versions: [Int], versionTags: [String]) {
+    public init(
+        name: String, displayName: String, versions: [Int], versionTags: [String], appliedVersions: [Int] = []
+    ) {
         self.name = name
         self.displayName = displayName
         self.versions = versions
         self.versionTags = versionTags
+        self.appliedVersions = appliedVersions
     }
 }
 

@@ -89,6 +89,15 @@ extension PolicyResultsService {
         return try await store.policyCompliance(organization: organization.text, query: query)
     }
 
+    /// A stack's newest evaluation: when it ran which packs, and what they found.
+    public func stackEvaluation(organization: Name, stack: StackReference, caller: Principal) async throws
+        -> StackEvaluationSummary?
+    {
+        try await authorizer.require(
+            .readPolicyResults, in: organization.text, target: "\(stack.project)/\(stack.name)", caller: caller)
+        return try await store.stackEvaluation(organization: organization.text, stack: stack)
+    }
+
     public func totals(organization: Name, caller: Principal) async throws -> ResultsTotals {
         try await authorizer.require(
             .readPolicyResults, in: organization.text, target: "policy results", caller: caller)

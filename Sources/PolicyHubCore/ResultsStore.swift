@@ -221,6 +221,8 @@ public protocol ResultsStore: Sendable {
     /// Stacks that reported or that a group lists by project, ordered by project and name, after `after`.
     func stackEvaluations(organization: String, after: StackReference?, limit: Int) async throws
         -> [StackEvaluationSummary]
+    /// One stack's newest evaluation, or nil for a stack that neither reported nor is listed by project.
+    func stackEvaluation(organization: String, stack: StackReference) async throws -> StackEvaluationSummary?
     /// Every pack's (governed, failing) pairs per severity.
     func packSeverityTotals(organization: String) async throws -> [String: [PolicySeverity?: PairCount]]
     /// Pack names that any stack's newest evaluation ran, sorted.

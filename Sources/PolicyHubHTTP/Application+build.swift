@@ -107,17 +107,19 @@ public func buildRouter(_ services: PolicyHubServices, limits: HTTPLimits = .ini
     return router
 }
 
-/// The HTTP server over `services`, ready to run; `Server` in PolicyHubServer composes it.
+/// The HTTP server over `services`, ready to run; `Server` in PolicyHubServer composes it. `pages` answers every
+/// path outside the API (the console), if given.
 public func buildHTTPApplication(
     _ services: PolicyHubServices, host: String, port: Int, limits: HTTPLimits = .init(),
-    background: [any Service] = [], logger: Logger,
+    pages: (any HTTPResponder<BasicRequestContext>)? = nil, background: [any Service] = [], logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let router = try buildRouter(services, limits: limits)
     let routes = RouteTable(router.routes.map { ($0.path.description, $0.method) })
-    let responder = EdgeResponder(
-        inner: router.buildResponder(), identity: services.identity, routes: routes,
-        rateLimiter: RequestRateLimiter(limits.rateLimits))
+    let rateLimiter = RequestRateLimiter(limits.rateLimits)
+    let api = EdgeResponder(
+        inner: router.buildResponder(), identity: services.identity, routes: routes, rateLimiter: rateLimiter)
+    let responder = PathSplitResponder(api: api, pages: pages, rateLimiter: rateLimiter)
     let readTimeout = TimeAmount(limits.readTimeout)
     return Application(
         responder: responder,

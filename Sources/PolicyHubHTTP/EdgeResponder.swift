@@ -98,6 +98,33 @@ struct EdgeResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context ==
     }
 }
 
+/// Sends the API's paths to the API's edge and every other path to the pages (the console), when there are any.
+struct PathSplitResponder<API: HTTPResponder>: HTTPResponder where API.Context == EdgeRequestContext {
+    typealias Context = EdgeRequestContext
+
+    let api: API
+    let pages: (any HTTPResponder<BasicRequestContext>)?
+    let rateLimiter: RequestRateLimiter
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        guard let pages, !Self.isAPI(request.uri.path) else {
+            return try await api.respond(to: request, context: context)
+        }
+        // A sign-in tries a token, so it counts against the address like a call with a refused token.
+        if request.method == .post, request.uri.path == "/sign-in",
+            let refusal = rateLimiter.refusal(
+                tokenID: nil, client: context.client, path: request.uri.path, logger: context.logger)
+        {
+            return refusal
+        }
+        return try await pages.respond(to: request, context: context.basic)
+    }
+
+    static func isAPI(_ path: String) -> Bool {
+        path == "/api" || path.hasPrefix("/api/") || path == "/healthz" || path == "/readyz"
+    }
+}
+
 /// Lets the router's own errors (unknown path or method) reach `EdgeResponder`, which the router would
 /// otherwise answer itself with an empty body.
 struct RoutingErrorMiddleware: RouterMiddleware {

@@ -6,8 +6,8 @@ import OpenAPIRuntime
 import PolicyHubCore
 
 /// The one place that turns errors into HTTP statuses and Pulumi's error body `{code, message, errors}`.
-enum ErrorMapping {
-    static func status(for kind: RegistryError.Kind) -> HTTPResponse.Status {
+package enum ErrorMapping {
+    package static func status(for kind: RegistryError.Kind) -> HTTPResponse.Status {
         switch kind {
         case .invalid: .badRequest
         case .unauthenticated: .unauthorized
@@ -20,7 +20,7 @@ enum ErrorMapping {
     }
 
     /// Classifies any error thrown while answering a request.
-    static func describe(_ error: any Error) -> (HTTPResponse.Status, String, [FieldProblem]) {
+    package static func describe(_ error: any Error) -> (HTTPResponse.Status, String, [FieldProblem]) {
         switch error {
         case let error as RegistryError:
             return (status(for: error.kind), error.message, error.details)
@@ -42,7 +42,7 @@ enum ErrorMapping {
 
     /// What to log about an unexpected error: its cause, without the request that OpenAPIRuntime's `ServerError`
     /// describes in full, headers included, and so the caller's access token.
-    static func logDescription(_ error: any Error) -> String {
+    package static func logDescription(_ error: any Error) -> String {
         switch error {
         case let error as ServerError: "\(error.operationID): \(logDescription(error.underlyingError))"
         default: String(reflecting: error)

@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import PolicyHubConsole
 import PolicyHubCore
 import PolicyHubHTTP
 import ServiceLifecycle
@@ -36,8 +37,14 @@ public struct Server: Sendable {
         let background: [any Service] =
             configuration.sweepInterval.map { [SweepService(collector: collector, interval: $0, logger: logger)] }
             ?? []
+        let console = try Console(
+            services: services,
+            settings: ConsoleSettings(
+                secureCookies: configuration.publicURL.lowercased().hasPrefix("https://"),
+                sessionLifetime: configuration.consoleSessionLifetime),
+            logger: logger)
         return try buildHTTPApplication(
             services, host: configuration.host, port: configuration.port, limits: configuration.http,
-            background: background, logger: logger, onServerRunning: onServerRunning)
+            pages: console.responder(), background: background, logger: logger, onServerRunning: onServerRunning)
     }
 }

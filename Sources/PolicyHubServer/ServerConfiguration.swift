@@ -16,6 +16,8 @@ public struct ServerConfiguration: Sendable {
     /// Time between sweeps; nil turns the background sweep off.
     public var sweepInterval: Duration?
     public var results: ResultsSettings
+    /// How long a console sign-in lasts.
+    public var consoleSessionLifetime: TimeInterval = 12 * 3600
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, publicURL: String? = nil, uploadLinkLifetime: TimeInterval = 3600,

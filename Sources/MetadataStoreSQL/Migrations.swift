@@ -390,6 +390,23 @@ enum Migrations {
                 GROUP BY organization_id, closed, COALESCE(group_mode, '')
                 """,
             ]),
+        Migration(
+            version: 8, name: "M0008_RecordPublisher",
+            statements: [
+                // Who completed each version, shown with it; versions completed before are given the actor of their
+                // completion's audit event (the target names the version as pack@label).
+                "ALTER TABLE policy_pack_versions ADD COLUMN published_by TEXT NULL",
+                """
+                UPDATE policy_pack_versions SET published_by = (
+                    SELECT a.actor FROM audit_events a, policy_packs p, organizations o
+                    WHERE p.id = policy_pack_versions.pack_id AND o.id = p.organization_id
+                      AND a.organization = o.login AND a.action = 'policypack.version.complete'
+                      AND a.target = p.name || '@'
+                          || COALESCE(policy_pack_versions.version_tag, CAST(policy_pack_versions.version AS TEXT))
+                    ORDER BY a.occurred_at DESC LIMIT 1)
+                WHERE status = 'complete'
+                """,
+            ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction.

@@ -8,7 +8,7 @@ extension SQLMetadataStore {
         v.id AS id, v.pack_id AS pack_id, o.login AS organization, v.version AS version, v.status AS status,
         v.draft AS draft, v.archive_key AS archive_key, v.archive_size AS archive_size,
         v.archive_sha256 AS archive_sha256, v.created_at AS created_at, v.completed_at AS completed_at,
-        \(appliedExpression) AS applied
+        v.published_by AS published_by, \(appliedExpression) AS applied
         """
 
     static let versionSource = """
@@ -36,7 +36,7 @@ extension SQLMetadataStore {
             version: Int(try row.int("version")), status: VersionStatus(rawValue: try row.string("status")) ?? .pending,
             draft: draft, archive: archive, createdAt: Date(milliseconds: try row.int("created_at")),
             completedAt: try row.optionalInt("completed_at").map(Date.init(milliseconds:)),
-            applied: try row.int("applied") != 0)
+            applied: try row.int("applied") != 0, publishedBy: try row.optionalString("published_by"))
     }
 
     static func encode(_ draft: PolicyPackDraft) throws -> String {
@@ -206,7 +206,8 @@ extension SQLMetadataStore {
                 """
                 UPDATE policy_pack_versions
                 SET status = 'complete', archive_key = \(bind: archive.key), archive_size = \(bind: archive.size),
-                    archive_sha256 = \(bind: archive.sha256), completed_at = \(bind: time.milliseconds)
+                    archive_sha256 = \(bind: archive.sha256), completed_at = \(bind: time.milliseconds),
+                    published_by = \(bind: audit?.actor)
                 WHERE id = \(bind: versionID) AND status = 'pending' AND \(sameUpload)
                 RETURNING id
                 """

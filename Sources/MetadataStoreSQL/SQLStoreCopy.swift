@@ -47,7 +47,7 @@ public enum SQLStoreCopy {
                 ("id", .text), ("pack_id", .text), ("version", .integer), ("version_tag", .text), ("status", .text),
                 ("display_name", .text), ("draft", .text), ("archive_key", .text), ("archive_size", .integer),
                 ("archive_sha256", .text), ("created_at", .integer), ("uploaded_at", .integer),
-                ("completed_at", .integer),
+                ("completed_at", .integer), ("published_by", .text),
             ], orderBy: "id"),
         Table(
             name: "policy_groups",

@@ -32,6 +32,7 @@ struct PackRoutes {
                     "label": version.label, "number": version.version,
                     "link": Links.pack(org.text, pack.text, version: version.version),
                     "published": version.completedAt.map(Formats.time) ?? "",
+                    "publisher": version.publishedBy ?? "",
                     "size": version.archive.map { Formats.bytes($0.size) } ?? "",
                     "sha256": version.archive?.sha256 ?? "", "applied": version.applied,
                     "selected": version.version == chosen.version,

@@ -35,11 +35,15 @@ public struct PackVersion: Hashable, Sendable {
     public var completedAt: Date?
     /// Whether any policy group applies this version.
     public var applied: Bool
+    /// Who completed it; nil while pending, and for a version completed by no one the store knows.
+    public var publishedBy: String?
 
     public init(
         id: String, packID: String, organization: String, version: Int, status: VersionStatus,
-        draft: PolicyPackDraft, archive: StoredBlob?, createdAt: Date, completedAt: Date?, applied: Bool
+        draft: PolicyPackDraft, archive: StoredBlob?, createdAt: Date, completedAt: Date?, applied: Bool,
+        publishedBy: String? = nil
     ) {
+        self.publishedBy = publishedBy
         self.id = id
         self.packID = packID
         self.organization = organization

@@ -97,6 +97,7 @@ struct ConsolePagesTests {
             #expect(text.range(of: ">2.0.0</a>")!.lowerBound < text.range(of: ">1.0.0</a>")!.lowerBound)
             #expect(text.contains("Policies of version 2.0.0"))
             #expect(text.contains(#"id="policy-owner""#) && !text.contains(#"id="policy-tags""#))
+            #expect(text.contains("<td>admin</td>"), "who published each version")
             let digest = try #require(text.firstMatch(of: /<code class="hash">([0-9a-f]{64})<\/code>/))
             #expect(digest.1.count == 64)
             // The schema as a table: property, type, default, constraints, required.

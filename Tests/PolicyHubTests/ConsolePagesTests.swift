@@ -68,6 +68,32 @@ struct ConsolePagesTests {
                 .get, "/api/orgs/default/policygroups/default-policy-group", token: server.adminToken)
             #expect(group.json["stacks"]?.arrayValue?.isEmpty ?? true, "\(group.text)")
 
+            // A member reads every page; the config form is shown disabled, and its submission refused.
+            for path in [
+                "/orgs/default/packs/guard", "/orgs/default/packs/guard/compare?from=1&to=2",
+                "/orgs/default/stacks/web/prod", "/orgs/default/compliance",
+            ] {
+                #expect(try await bob.get(path).status == .ok, "\(path)")
+            }
+            let form = try await bob.get("/orgs/default/groups/default-policy-group/packs/guard")
+            #expect(form.status == .ok && form.text.contains("Only an organization admin can change"))
+            #expect(form.text.contains("<fieldset disabled>") && !form.text.contains("Apply to default-policy-group"))
+            let csrf = try ConsoleBrowser.csrf(form)
+            let apply = try await bob.post(
+                "/orgs/default/groups/default-policy-group/packs/guard", [("csrf", csrf), ("version", "1")])
+            #expect(apply.status == .forbidden)
+            let remove = try await bob.post(
+                "/orgs/default/groups/default-policy-group/packs/guard/remove", [("csrf", csrf)])
+            #expect(remove.status == .forbidden)
+            let unchanged = try await api.send(
+                .get, "/api/orgs/default/policygroups/default-policy-group", token: server.adminToken)
+            #expect(unchanged.json["appliedPolicyPacks"]?.arrayValue?.isEmpty ?? true, "\(unchanged.text)")
+            // A form of one session is no good in another's: the CSRF token is the session's.
+            let borrowed = try await admin.post(
+                "/orgs/default/groups/default-policy-group/stacks",
+                [("csrf", csrf), ("action", "add"), ("project", "web"), ("stack", "prod")])
+            #expect(borrowed.status == .forbidden && borrowed.text.contains("did not come from this console"))
+
             // Someone of another organization learns nothing about this one; nobody is sent to sign in.
             for path in [
                 "/orgs/default", "/orgs/default/packs/guard", "/orgs/default/groups/default-policy-group",
@@ -82,6 +108,12 @@ struct ConsolePagesTests {
             }
             let own = try await outsider.get("/orgs/other")
             #expect(own.status == .ok && !own.text.contains("/orgs/default\""), "navigation lists only own orgs")
+
+            // Someone in two organizations starts from the list of them.
+            try await server.identity.addMember(organization: "other", login: "bob", role: .member)
+            let start = try await bob.get("/")
+            #expect(start.status == .ok && start.text.contains(#"<a href="/orgs/other">other</a>"#), "\(start.text)")
+            #expect(start.text.contains(#"<a href="/orgs/default">default</a>"#))
         }
     }
 

@@ -22,8 +22,16 @@ struct PackRoutes {
             publisher: org, name: pack, continuationToken: request.uri.queryParameters["after"].map(String.init),
             caller: caller)
         let versions = page.entries.map(\.version)
-        guard let newest = versions.last else { throw RegistryError.packNotFound(pack.text) }
-        let chosen = try await selectedVersion(request, org: org, pack: pack, among: versions, caller: caller)
+        guard let lastListed = versions.last else { throw RegistryError.packNotFound(pack.text) }
+        // Versions come a page at a time from the oldest: the newest is on this page only if it is the last one.
+        let newest =
+            page.continuationToken == nil
+            ? lastListed
+            : try await console.services.registry.version(
+                publisher: org, name: pack, version: "latest", caller: caller
+            ).version
+        let chosen = try await selectedVersion(
+            request, org: org, pack: pack, among: versions, newest: newest, caller: caller)
         let values: [String: Any] = [
             "pack": pack.text, "displayName": chosen.draft.displayName,
             "description": chosen.draft.description ?? "",
@@ -45,10 +53,10 @@ struct PackRoutes {
             "policies": chosen.draft.policies.map(Self.policyView),
             "readme": chosen.draft.readme.map(ConsoleMarkdown.html) ?? "",
             "canCompare": versions.count > 1, "compareLink": Links.pack(org.text, pack.text) + "/compare",
-            // Preselected: the version before the newest, against the newest.
+            // Preselected: the second newest version listed, against the newest.
             "versionChoices": versions.reversed().map { version -> [String: Any] in
                 [
-                    "number": version.version, "label": version.label, "isTo": version.version == newest.version,
+                    "number": version.version, "label": version.label, "isTo": version.version == lastListed.version,
                     "isFrom": versions.count > 1 && version.version == versions[versions.count - 2].version,
                 ]
             },
@@ -59,11 +67,10 @@ struct PackRoutes {
 
     /// `?version=N`, else the newest version.
     private func selectedVersion(
-        _ request: Request, org: Name, pack: Name, among versions: [PackVersion], caller: Principal
+        _ request: Request, org: Name, pack: Name, among versions: [PackVersion], newest: PackVersion,
+        caller: Principal
     ) async throws -> PackVersion {
-        guard let text = request.uri.queryParameters["version"].map(String.init) else {
-            return versions[versions.count - 1]
-        }
+        guard let text = request.uri.queryParameters["version"].map(String.init) else { return newest }
         guard let number = Int(text), number > 0 else {
             throw RegistryError.invalid("version must be a version number, not '\(text)'.")
         }

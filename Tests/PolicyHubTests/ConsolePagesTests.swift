@@ -151,6 +151,23 @@ struct ConsolePagesTests {
         }
     }
 
+    @Test func aPackOfManyVersionsShowsItsNewestAndPagesThroughTheRest() async throws {
+        try await TestServer.with { server, api in
+            for patch in 1...101 {
+                try await api.publish("default", "many", tag: "1.0.\(patch)", token: server.adminToken)
+            }
+            let browser = ConsoleBrowser(api)
+            try await browser.signIn(server.adminToken)
+            let first = try await browser.get("/orgs/default/packs/many")
+            #expect(first.text.contains("Policies of version 1.0.101"), "the newest, though not on this page")
+            let more = try #require(first.text.firstMatch(of: /href="([^"]*\?after=[^"]+)">Later versions/))
+            let rest = try await browser.get(String(more.1).replacingOccurrences(of: "&amp;", with: "&"))
+            #expect(rest.status == .ok && rest.text.contains(">1.0.101</a>") && !rest.text.contains(">1.0.1</a>"))
+            let overview = try await browser.get("/orgs/default")
+            #expect(overview.text.contains("<td>1.0.101</td><td>101</td>"), "latest tag and count")
+        }
+    }
+
     @Test func hostilePackTextIsShownAsTextAndItsReadmeIsSanitised() async throws {
         try await TestServer.with { server, api in
             let hostile = #"<script>alert(1)</script><img src=x onerror=alert(2)>"#

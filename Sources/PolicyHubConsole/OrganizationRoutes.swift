@@ -22,6 +22,7 @@ struct OrganizationRoutes {
         let bySeverity = try await services.results.issueValues(
             organization: org, scope: .open, field: "severity", filter: nil, caller: caller)
         let page = Paging(request, total: packs.count)
+        let groupPage = Paging(request, total: groups.count, parameter: "groups")
         var values: [String: Any] = [
             "packs": packs[page.range].map { pack -> [String: Any] in
                 let latest = pack.versions.indices.last
@@ -35,12 +36,13 @@ struct OrganizationRoutes {
                 ]
             },
             "hasPacks": !packs.isEmpty, "paging": page.view(basePath: Links.organization(org.text)),
-            "groups": groups.map { group -> [String: Any] in
+            "groups": groups[groupPage.range].map { group -> [String: Any] in
                 [
                     "name": group.name, "link": Links.group(org.text, group.name), "mode": group.mode.rawValue,
                     "stacks": group.stackCount, "packs": group.packCount, "isDefault": group.isOrgDefault,
                 ]
             },
+            "groupPaging": groupPage.view(basePath: Links.organization(org.text)),
             "results": [
                 "resources": totals.resources, "resourcesWithIssues": totals.resourcesWithIssues,
                 "policies": totals.policies, "policiesWithIssues": totals.policiesWithIssues,
@@ -65,102 +67,5 @@ struct OrganizationRoutes {
             values["hasEvents"] = !events.isEmpty
         }
         return console.pages.page("organization", values, frame: visitor.frame(org.text, organization: org.text))
-    }
-}
-
-/// Names from the console's paths, validated as the API validates them.
-enum PageName {
-    static func organization(_ context: BasicRequestContext) throws -> Name {
-        try Name(try context.parameters.require("org"), field: "organization")
-    }
-
-    static func pack(_ context: BasicRequestContext) throws -> Name {
-        try Name(try context.parameters.require("pack"), field: "policy pack")
-    }
-
-    static func group(_ context: BasicRequestContext) throws -> Name {
-        try Name(try context.parameters.require("group"), field: "policy group")
-    }
-
-    static func stack(_ context: BasicRequestContext) throws -> StackReference {
-        StackReference(
-            project: try Name(try context.parameters.require("project"), field: "project"),
-            name: try Name(try context.parameters.require("stack"), field: "stack"))
-    }
-}
-
-/// The console's addresses, built in one place so that every name in a path is escaped.
-enum Links {
-    static func organization(_ org: String) -> String { "/orgs/" + SignInRoutes.pathEscaped(org) }
-
-    static func pack(_ org: String, _ pack: String, version: Int? = nil) -> String {
-        organization(org) + "/packs/" + SignInRoutes.pathEscaped(pack) + (version.map { "?version=\($0)" } ?? "")
-    }
-
-    static func group(_ org: String, _ group: String) -> String {
-        organization(org) + "/groups/" + SignInRoutes.pathEscaped(group)
-    }
-
-    static func stack(_ org: String, _ stack: StackReference) -> String {
-        organization(org) + "/stacks/" + SignInRoutes.pathEscaped(stack.project) + "/"
-            + SignInRoutes.pathEscaped(stack.name)
-    }
-
-    static func compliance(_ org: String) -> String { organization(org) + "/compliance" }
-}
-
-/// Which slice of a long list a page shows: `?page=N`, 50 rows a page.
-struct Paging {
-    static let size = 50
-
-    let number: Int
-    let total: Int
-
-    /// A page of a list of `total` rows: the one asked for, or the last.
-    init(_ request: Request, total: Int) {
-        let last = max(1, (total + Self.size - 1) / Self.size)
-        number = min(Self.asked(request), last)
-        self.total = total
-    }
-
-    /// The page asked for of a list the store pages, once the store has said how long it is.
-    init(number: Int, total: Int) {
-        self.number = number
-        self.total = total
-    }
-
-    static func asked(_ request: Request) -> Int {
-        // Bounded, so that no page number overflows the row arithmetic.
-        min(max(1, request.uri.queryParameters["page"].flatMap { Int(String($0)) } ?? 1), 1_000_000)
-    }
-
-    /// The rows of page `number`.
-    static func rows(ofPage number: Int) -> Range<Int> { (number - 1) * size..<number * size }
-
-    var range: Range<Int> { min(total, (number - 1) * Self.size)..<min(total, number * Self.size) }
-
-    /// The pager's links; `query` keeps the page's other parameters.
-    func view(basePath: String, query: String = "") -> [String: Any] {
-        let last = max(1, (total + Self.size - 1) / Self.size)
-        func link(_ page: Int) -> String { basePath + "?" + query + (query.isEmpty ? "" : "&") + "page=\(page)" }
-        return [
-            "number": number, "last": last, "show": last > 1,
-            "previous": number > 1 ? link(number - 1) : "", "hasPrevious": number > 1,
-            "next": number < last ? link(number + 1) : "", "hasNext": number < last,
-        ]
-    }
-}
-
-enum Formats {
-    static func time(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withFullDate, .withTime, .withColonSeparatorInTime, .withSpaceBetweenDateAndTime]
-        return formatter.string(from: date) + " UTC"
-    }
-
-    static func bytes(_ size: Int64) -> String {
-        if size < 1024 { return "\(size) B" }
-        if size < 1 << 20 { return String(format: "%.1f KiB", Double(size) / 1024) }
-        return String(format: "%.1f MiB", Double(size) / Double(1 << 20))
     }
 }

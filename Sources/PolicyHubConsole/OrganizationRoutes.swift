@@ -44,7 +44,8 @@ struct OrganizationRoutes {
             },
             "groupPaging": groupPage.view(basePath: Links.organization(org.text)),
             "results": [
-                "resources": totals.resources, "resourcesWithIssues": totals.resourcesWithIssues,
+                "stacks": totals.stacksEvaluated, "resources": totals.resources,
+                "resourcesWithIssues": totals.resourcesWithIssues,
                 "policies": totals.policies, "policiesWithIssues": totals.policiesWithIssues,
                 "severities": bySeverity.map {
                     ["severity": $0.value.isEmpty ? "unspecified" : $0.value, "count": $0.count]

@@ -118,12 +118,16 @@ public struct ResultsTotals: Hashable, Sendable {
     public var policiesWithIssues: Int
     public var resources: Int
     public var resourcesWithIssues: Int
+    /// Stacks that reported at least once.
+    public var stacksEvaluated: Int
 
-    public init(policies: Int, policiesWithIssues: Int, resources: Int, resourcesWithIssues: Int) {
+    public init(policies: Int, policiesWithIssues: Int, resources: Int, resourcesWithIssues: Int, stacksEvaluated: Int)
+    {
         self.policies = policies
         self.policiesWithIssues = policiesWithIssues
         self.resources = resources
         self.resourcesWithIssues = resourcesWithIssues
+        self.stacksEvaluated = stacksEvaluated
     }
 }
 

@@ -146,6 +146,8 @@ struct ConsoleGroupAndResultsTests {
 
             let overview = try await browser.get("/orgs/default")
             #expect(overview.text.contains("Open issues by severity"), "\(overview.text)")
+            #expect(overview.text.contains("<dt>Stacks evaluated</dt><dd>2</dd>"))
+            #expect(overview.text.contains("<dt>Resources with open issues</dt><dd>61</dd>"))
         }
     }
 }

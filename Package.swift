@@ -208,7 +208,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PolicyHubConsoleTests",
-            dependencies: ["PolicyHubConsole"],
+            dependencies: ["PolicyHubConsole", "PolicyHubCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -67,7 +67,7 @@ struct GroupRoutes {
                 ]
             },
             "hasPacks": !group.packs.isEmpty,
-            "choices": choices, "hasChoices": !choices.isEmpty,
+            "choices": OptionList.html(choices, selected: nil), "hasChoices": !choices.isEmpty,
             "isAdmin": isAdmin, "self": Links.group(org.text, group.name),
         ]
         return console.pages.page("group", values, frame: visitor.frame(group.name, organization: org.text))

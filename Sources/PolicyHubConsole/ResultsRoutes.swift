@@ -93,19 +93,19 @@ struct ResultsRoutes {
             organization: org, scope: scope, request: filter.request(rows: Paging.rows(ofPage: number)),
             caller: caller)
         let page = Paging(number: number, total: issues.rowCount)
-        func choices(_ field: String, chosen: String?) async throws -> [[String: Any]] {
+        func choices(_ field: String, chosen: String?) async throws -> String {
             let values = try await results.issueValues(
                 organization: org, scope: scope, field: field, filter: nil, caller: caller)
             var names = values.map(\.value).filter { !$0.isEmpty }.sorted()
             if let chosen, !names.contains(chosen) { names.insert(chosen, at: 0) }
-            return names.map { ["value": $0, "selected": $0 == chosen] }
+            return OptionList.html(names, selected: chosen)
         }
         let values: [String: Any] = [
             "packs": try await choices("policyPack", chosen: filter.pack),
             "policies": try await choices("policyName", chosen: filter.policy),
             "severities": try await choices("severity", chosen: filter.severity),
             "stackFilter": parameter("stack") ?? "",
-            "states": ["open", "closed", "all"].map { ["value": $0, "selected": $0 == state] },
+            "states": OptionList.html(["open", "closed", "all"], selected: state),
             "issues": issues.issues.map { Self.issueView($0, org: org.text) },
             "issueCount": issues.rowCount == 1 ? "1 issue" : "\(issues.rowCount) issues",
             "hasIssues": !issues.issues.isEmpty,

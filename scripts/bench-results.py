@@ -49,6 +49,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from benchlib import directory_size, free_port, ms, pct, rss_mib  # noqa: E402
+
 ORG = "default"
 PACK = "bench-pack"
 PACK_VERSION = "1.0.0"
@@ -118,12 +121,6 @@ def thread_client(port: int, token: str) -> Client:
 
 
 # ----------------------------------------------------------------------------------------------- server
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(binary: str, data_dir: str, port: int, extra: list[str], log_path: str) -> subprocess.Popen:
     log = open(log_path, "ab")
     server = subprocess.Popen([binary, "serve", "--data-dir", data_dir, "--port", str(port), "--log-level",
@@ -142,17 +139,6 @@ def start_server(binary: str, data_dir: str, port: int, extra: list[str], log_pa
         time.sleep(0.2)
     server.terminate()
     raise SystemExit(f"the server did not answer /healthz within 120 s; its log: {log_path}")
-
-
-def rss_mib(pid: int) -> Optional[float]:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 # ------------------------------------------------------------------------------------------- the pack
@@ -239,35 +225,12 @@ def put_report(client: Client, project: str, stack: str, version: int, body: byt
 
 
 # ------------------------------------------------------------------------------------------------ numbers
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    rank = max(0, min(len(ordered) - 1, int(round(p / 100 * len(ordered) + 0.5)) - 1))
-    return ordered[rank]
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f}"
-
-
 def human_bytes(size: int) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if size < 1024 or unit == "GiB":
             return f"{size:.1f} {unit}" if unit != "B" else f"{size} B"
         size /= 1024
     return str(size)
-
-
-def directory_size(path: str) -> int:
-    total = 0
-    for root, _, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.path.getsize(os.path.join(root, name))
-            except OSError:
-                pass
-    return total
 
 
 def ingest(port: int, token: str, args: argparse.Namespace) -> tuple[list[float], float]:

@@ -21,7 +21,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 BASE, TOKEN, SHOTS = sys.argv[1], sys.argv[2], sys.argv[3]
 WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
@@ -91,6 +92,15 @@ def browser() -> webdriver.Chrome:
                             options=options)
 
 
+def navigate(driver: webdriver.Chrome, action) -> None:
+    """Runs `action` (a click or a key that submits or follows a link) and waits until the next page has replaced
+    this one: the driver may return before the browser has loaded it, and the old page would then be read."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    action()
+    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def check_console(driver: webdriver.Chrome, where: str, error_page: bool = False) -> None:
     """No error and no CSP violation (Chromium reports both on the console). On a page that is an error on purpose
     (a refused sign-in, a refused config, a missing page), the one network entry for its own status is expected."""
@@ -135,10 +145,10 @@ def main() -> int:
             active.send_keys(Keys.TAB)
             active = driver.switch_to.active_element
         assert active.get_attribute("id") == "token", active.get_attribute("outerHTML")
-        active.send_keys("pul-" + "0" * 40, Keys.ENTER)
+        navigate(driver, lambda: active.send_keys("pul-" + "0" * 40, Keys.ENTER))
         assert "unknown, revoked or expired" in driver.find_element(By.CSS_SELECTOR, ".problem").text
         capture(driver, "02-sign-in-refused", "the sign-in page refusing an unknown token", error_page=True)
-        driver.find_element(By.ID, "token").send_keys(TOKEN, Keys.ENTER)
+        navigate(driver, lambda: driver.find_element(By.ID, "token").send_keys(TOKEN, Keys.ENTER))
         assert driver.current_url == BASE + "/orgs/default", driver.current_url
         cookie = driver.get_cookie("policyhub_session")
         assert cookie and cookie["httpOnly"] and cookie["sameSite"] == "Strict", cookie
@@ -151,7 +161,7 @@ def main() -> int:
 
         # Find the pack and read its policies.
         driver.get(BASE + "/orgs/default")
-        driver.find_element(By.LINK_TEXT, "storage-guard").click()
+        navigate(driver, lambda: driver.find_element(By.LINK_TEXT, "storage-guard").click())
         assert driver.find_element(By.ID, "policy-bucket-retention").is_displayed()
         text = driver.find_element(By.ID, "policy-bucket-retention").text
         assert "Every bucket has a lifecycle rule" in text and "maxAge" in text and "Add a lifecycle rule" in text
@@ -162,11 +172,11 @@ def main() -> int:
         driver.get(BASE + "/orgs/default/groups/default-policy-group")
         capture(driver, "06-group", "a policy group, as an admin sees it")
         Select(driver.find_element(By.ID, "apply-pack")).select_by_visible_text("storage-guard")
-        driver.find_element(By.CSS_SELECTOR, "form[action$='/packs'] button").click()
+        navigate(driver, lambda: driver.find_element(By.CSS_SELECTOR, "form[action$='/packs'] button").click())
         area = driver.find_element(By.ID, "config-bucket-retention")
         area.clear()
         area.send_keys('{"maxAge": 0}')
-        driver.find_element(By.CSS_SELECTOR, ".config-form button[type=submit]").click()
+        navigate(driver, lambda: driver.find_element(By.CSS_SELECTOR, ".config-form button[type=submit]").click())
         area = driver.find_element(By.ID, "config-bucket-retention")
         assert area.get_attribute("aria-invalid") == "true"
         errors = driver.find_element(By.ID, "config-bucket-retention-errors").text
@@ -175,7 +185,7 @@ def main() -> int:
                 error_page=True)
         area.clear()
         area.send_keys('{"maxAge": 30}')
-        driver.find_element(By.CSS_SELECTOR, ".config-form button[type=submit]").click()
+        navigate(driver, lambda: driver.find_element(By.CSS_SELECTOR, ".config-form button[type=submit]").click())
         assert driver.current_url == BASE + "/orgs/default/groups/default-policy-group", driver.current_url
         assert "storage-guard" in driver.find_element(By.ID, "applied-title").find_element(By.XPATH, "..").text
 
@@ -189,10 +199,10 @@ def main() -> int:
 
         driver.get(BASE + "/orgs/default/compliance")
         Select(driver.find_element(By.ID, "f-severity")).select_by_visible_text("high")
-        driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
+        navigate(driver, lambda: driver.find_element(By.CSS_SELECTOR, "form.filters button").click())
         assert "severity=high" in driver.current_url and "1 issue." in driver.page_source
         capture(driver, "09-compliance", "violations across the organization, filtered by severity")
-        driver.find_element(By.LINK_TEXT, "bucket-retention").click()
+        navigate(driver, lambda: driver.find_element(By.LINK_TEXT, "bucket-retention").click())
         assert driver.current_url.endswith("#policy-bucket-retention"), driver.current_url
 
         driver.get(BASE + "/orgs/default/packs/storage-guard/compare?from=1&to=1")
@@ -204,7 +214,7 @@ def main() -> int:
         driver.get(BASE + "/orgs/default")
         button = driver.find_element(By.CSS_SELECTOR, ".signout button")
         driver.execute_script("arguments[0].focus()", button)
-        driver.switch_to.active_element.send_keys(Keys.ENTER)
+        navigate(driver, lambda: driver.switch_to.active_element.send_keys(Keys.ENTER))
         assert driver.current_url.startswith(BASE + "/sign-in"), driver.current_url
         driver.get(BASE + "/orgs/default")
         assert driver.current_url.startswith(BASE + "/sign-in"), "signed out"

@@ -26,9 +26,12 @@ struct APIClient: Sendable {
     typealias Transport = @Sendable (String, HTTPRequest.Method, HTTPFields, ByteBuffer?) async throws -> APIResponse
 
     let transport: Transport
+    /// The server's port on loopback, for tests that need connections of their own.
+    var port: Int?
 
     /// Through HummingbirdTesting's client of an in-process application.
     init(client: any TestClientProtocol) {
+        port = client.port
         transport = { uri, method, headers, body in
             let response = try await client.execute(uri: uri, method: method, headers: headers, body: body)
             return APIResponse(status: response.status, headers: response.headers, body: response.body)

@@ -34,7 +34,7 @@ struct GroupRoutes {
     }
 
     static func packLink(_ org: String, _ group: String, _ pack: String) -> String {
-        Links.group(org, group) + "/packs/" + SignInRoutes.pathEscaped(pack)
+        Links.group(org, group) + "/packs/" + Links.pathEscaped(pack)
     }
 
     private func group(_ request: Request, context: BasicRequestContext) async throws -> Response {

@@ -47,7 +47,7 @@ struct PackRoutes {
                 ]
             },
             "moreVersions": page.continuationToken.map {
-                Links.pack(org.text, pack.text) + "?after=" + SignInRoutes.queryEscaped($0)
+                Links.pack(org.text, pack.text) + "?after=" + Links.queryEscaped($0)
             } ?? "",
             "version": chosen.label, "versionNumber": chosen.version,
             "policies": chosen.draft.policies.map(Self.policyView),

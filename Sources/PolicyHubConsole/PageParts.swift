@@ -29,19 +29,31 @@ enum PageName {
 
 /// The console's addresses, built in one place so that every name in a path is escaped.
 enum Links {
-    static func organization(_ org: String) -> String { "/orgs/" + SignInRoutes.pathEscaped(org) }
+    static func queryEscaped(_ text: String) -> String {
+        var allowed = CharacterSet.urlQueryAllowed
+        allowed.remove(charactersIn: "&=+?#")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+    }
+
+    static func pathEscaped(_ text: String) -> String {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "/?#;")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+    }
+
+    static func organization(_ org: String) -> String { "/orgs/" + pathEscaped(org) }
 
     static func pack(_ org: String, _ pack: String, version: Int? = nil) -> String {
-        organization(org) + "/packs/" + SignInRoutes.pathEscaped(pack) + (version.map { "?version=\($0)" } ?? "")
+        organization(org) + "/packs/" + pathEscaped(pack) + (version.map { "?version=\($0)" } ?? "")
     }
 
     static func group(_ org: String, _ group: String) -> String {
-        organization(org) + "/groups/" + SignInRoutes.pathEscaped(group)
+        organization(org) + "/groups/" + pathEscaped(group)
     }
 
     static func stack(_ org: String, _ stack: StackReference) -> String {
-        organization(org) + "/stacks/" + SignInRoutes.pathEscaped(stack.project) + "/"
-            + SignInRoutes.pathEscaped(stack.name)
+        organization(org) + "/stacks/" + pathEscaped(stack.project) + "/"
+            + pathEscaped(stack.name)
     }
 
     static func compliance(_ org: String) -> String { organization(org) + "/compliance" }

@@ -132,7 +132,7 @@ struct PageSafetyMiddleware: RouterMiddleware {
         } catch let signIn as SignInRequired {
             let back = signIn.returnTo.string
             response = PageRenderer.redirect(
-                to: "/sign-in" + (back == "/" ? "" : "?next=" + SignInRoutes.queryEscaped(back)))
+                to: "/sign-in" + (back == "/" ? "" : "?next=" + Links.queryEscaped(back)))
         } catch {
             response = errorPage(error, request: request)
         }

@@ -56,7 +56,7 @@ struct ResultsRoutes {
             "hasIssues": !issues.issues.isEmpty,
             "paging": page.view(basePath: Links.stack(org.text, stack)),
             "complianceLink": Links.compliance(org.text) + "?stack="
-                + SignInRoutes.queryEscaped("\(stack.project)/\(stack.name)"),
+                + Links.queryEscaped("\(stack.project)/\(stack.name)"),
         ]
         return console.pages.page(
             "stack", values, frame: visitor.frame("\(stack.project)/\(stack.name)", organization: org.text))
@@ -123,7 +123,7 @@ struct ResultsRoutes {
             "pack": issue.key.packName, "packVersion": issue.packVersion, "policy": issue.key.policyName,
             // The policy's remediation steps are on its pack page, under its name.
             "policyLink": Links.pack(org, issue.key.packName) + "#policy-"
-                + SignInRoutes.pathEscaped(issue.key.policyName),
+                + Links.pathEscaped(issue.key.policyName),
             "severity": issue.severity?.rawValue ?? "", "level": issue.level.rawValue, "status": issue.status.rawValue,
             "message": issue.message, "observed": Formats.time(issue.observedAt), "unknownPack": issue.unknownPack,
         ]
@@ -158,9 +158,9 @@ struct IssueFilter {
     func query(state: String) -> String {
         var parts: [String] = []
         for (name, value) in [("pack", pack), ("policy", policy), ("severity", severity)] {
-            if let value { parts.append("\(name)=" + SignInRoutes.queryEscaped(value)) }
+            if let value { parts.append("\(name)=" + Links.queryEscaped(value)) }
         }
-        if let stack { parts.append("stack=" + SignInRoutes.queryEscaped("\(stack.project)/\(stack.name)")) }
+        if let stack { parts.append("stack=" + Links.queryEscaped("\(stack.project)/\(stack.name)")) }
         parts.append("state=" + state)
         return parts.joined(separator: "&")
     }

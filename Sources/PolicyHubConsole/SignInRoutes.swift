@@ -18,7 +18,7 @@ struct SignInRoutes {
     private func start(_ request: Request) async throws -> Response {
         let visitor = try await console.visitor(request)
         let shared = visitor.principal.memberships.filter { !$0.isPersonal }.map(\.organization).sorted()
-        if shared.count == 1 { return PageRenderer.redirect(to: "/orgs/" + Self.pathEscaped(shared[0])) }
+        if shared.count == 1 { return PageRenderer.redirect(to: Links.organization(shared[0])) }
         return console.pages.page(
             "home", ["hasOrganizations": !visitor.organizations.isEmpty], frame: visitor.frame("Organizations"))
     }
@@ -90,17 +90,5 @@ struct SignInRoutes {
             !path.unicodeScalars.contains(where: { $0.value < 0x20 || $0 == "\\" })
         else { return nil }
         return path
-    }
-
-    static func queryEscaped(_ text: String) -> String {
-        var allowed = CharacterSet.urlQueryAllowed
-        allowed.remove(charactersIn: "&=+?#")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
-    }
-
-    static func pathEscaped(_ text: String) -> String {
-        var allowed = CharacterSet.urlPathAllowed
-        allowed.remove(charactersIn: "/?#;")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
     }
 }

@@ -22,15 +22,20 @@ public struct IdentityService: Sendable {
         guard parts.count == 2, ["token", "bearer"].contains(parts[0].lowercased()) else {
             throw RegistryError.unauthenticated
         }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
         let now = clock.now()
-        guard AccessToken.isWellFormed(token),
-            let principal = try await store.principal(tokenHash: AccessToken.hash(token), at: now)
-        else { throw RegistryError.unauthenticated }
+        let principal = try await principal(token: parts[1].trimmingCharacters(in: .whitespaces), at: now)
         // At most one write per token a minute: a busy CI token must not turn every read into a write.
         if principal.tokenLastUsedAt.map({ now.timeIntervalSince($0) >= Self.lastUsedResolution }) ?? true {
             try? await store.touchToken(id: principal.tokenID, at: now)
         }
+        return principal
+    }
+
+    /// The caller behind a live token, or `unauthenticated`.
+    private func principal(token: String, at now: Date) async throws -> Principal {
+        guard AccessToken.isWellFormed(token),
+            let principal = try await store.principal(tokenHash: AccessToken.hash(token), at: now)
+        else { throw RegistryError.unauthenticated }
         return principal
     }
 
@@ -95,11 +100,9 @@ public struct IdentityService: Sendable {
     /// hashed like every token and expiring after `lifetime`, so it is checked, listed and revoked like any other.
     /// The access token itself is never kept.
     public func startSession(accessToken: String, lifetime: TimeInterval) async throws -> ConsoleSession {
-        let token = accessToken.trimmingCharacters(in: .whitespacesAndNewlines)
         let now = clock.now()
-        guard AccessToken.isWellFormed(token),
-            let principal = try await store.principal(tokenHash: AccessToken.hash(token), at: now)
-        else { throw RegistryError.unauthenticated }
+        let principal = try await principal(
+            token: accessToken.trimmingCharacters(in: .whitespacesAndNewlines), at: now)
         let session = AccessToken.generate()
         let expiresAt = now.addingTimeInterval(lifetime)
         _ = try await store.createToken(

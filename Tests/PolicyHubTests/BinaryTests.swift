@@ -67,11 +67,12 @@ struct BinaryTests {
         try await server.waitUntilReady()
         let store = ["--data-dir", dataDir.path]
 
-        #expect(try PolicyHubBinary.run(["admin", "create-org", "acme"] + store).status == 0)
-        #expect(try PolicyHubBinary.run(["admin", "create-user", "alice"] + store).status == 0)
+        #expect(try await PolicyHubBinary.run(["admin", "create-org", "acme"] + store).status == 0)
+        #expect(try await PolicyHubBinary.run(["admin", "create-user", "alice"] + store).status == 0)
         #expect(
-            try PolicyHubBinary.run(["admin", "add-member", "acme", "alice", "--role", "admin"] + store).status == 0)
-        let created = try PolicyHubBinary.run(["admin", "create-token", "alice"] + store)
+            try await PolicyHubBinary.run(["admin", "add-member", "acme", "alice", "--role", "admin"] + store).status
+                == 0)
+        let created = try await PolicyHubBinary.run(["admin", "create-token", "alice"] + store)
         #expect(created.status == 0)
         let token = created.stdout.trimmingCharacters(in: .newlines)
         #expect(AccessToken.isWellFormed(token))
@@ -84,10 +85,10 @@ struct BinaryTests {
         }
 
         // Tokens can expire, are listed without their secret, and revoking one refuses it at once.
-        let temporary = try PolicyHubBinary.run(
+        let temporary = try await PolicyHubBinary.run(
             ["admin", "create-token", "alice", "--description", "laptop", "--expires-in", "30d"] + store)
         #expect(temporary.status == 0)
-        let listed = try PolicyHubBinary.run(["admin", "list-tokens", "alice"] + store)
+        let listed = try await PolicyHubBinary.run(["admin", "list-tokens", "alice"] + store)
         #expect(listed.status == 0)
         #expect(!listed.stdout.contains("pul-"))
         let laptopLine = try #require(listed.stdout.split(separator: "\n").first { $0.hasSuffix("\tlaptop") })
@@ -96,10 +97,10 @@ struct BinaryTests {
         let laptopToken = temporary.stdout.trimmingCharacters(in: .newlines)
         let before = try await server.withClient { api in try await api.send(.get, "/api/user", token: laptopToken) }
         #expect(before.status == .ok)
-        #expect(try PolicyHubBinary.run(["admin", "revoke-token", laptopID] + store).status == 0)
+        #expect(try await PolicyHubBinary.run(["admin", "revoke-token", laptopID] + store).status == 0)
         let after = try await server.withClient { api in try await api.send(.get, "/api/user", token: laptopToken) }
         #expect(after.status == .unauthorized)
-        let relisted = try PolicyHubBinary.run(["admin", "list-tokens", "alice"] + store)
+        let relisted = try await PolicyHubBinary.run(["admin", "list-tokens", "alice"] + store)
         #expect(relisted.stdout.contains("\trevoked\t"))
 
         let failures: [[String]] = [
@@ -118,7 +119,7 @@ struct BinaryTests {
             ["admin", "create-token", "nobody"],
         ]
         for arguments in failures {
-            let result = try PolicyHubBinary.run(arguments + store)
+            let result = try await PolicyHubBinary.run(arguments + store)
             #expect(result.status != 0, "\(arguments)")
             let lines = result.stderr.split(separator: "\n")
             #expect(lines.count == 1, "\(arguments): \(result.stderr)")
@@ -130,7 +131,7 @@ struct BinaryTests {
     @Test func flagsFallBackToEnvironmentVariables() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let dataDir = directory.appendingPathComponent("from-env")
-        let result = try PolicyHubBinary.run(
+        let result = try await PolicyHubBinary.run(
             ["admin", "create-user", "envuser"], environment: ["POLICYHUB_DATA_DIR": dataDir.path])
         #expect(result.status == 0)
         #expect(FileManager.default.fileExists(atPath: dataDir.appendingPathComponent("policyhub.sqlite").path))

@@ -259,11 +259,7 @@ struct DocumentedFlagsTests {
                 case .flag: arguments += ["--server", url, "--token", token]
                 case .environment: environment = ["POLICYHUB_SERVER": url, "POLICYHUB_TOKEN": token]
                 }
-                let finalArguments = arguments
-                let finalEnvironment = environment
-                return try await RawConnection.onOwnThread {
-                    try PolicyHubBinary.run(finalArguments, environment: finalEnvironment)
-                }
+                return try await PolicyHubBinary.run(arguments, environment: environment)
             }
             let fetched = try await fetch(token: try scratch.adminToken())
             #expect(fetched.status == 0, "\(fetched.stderr)")
@@ -706,18 +702,25 @@ struct DocumentedFlagsTests {
         var output: String { (try? String(contentsOf: outputFile, encoding: .utf8)) ?? "" }
         var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 
-        func waitUntilReady(timeout: Duration = .seconds(20)) async throws {
+        func waitUntilReady(timeout: Duration = .seconds(30)) async throws {
             let deadline = ContinuousClock.now + timeout
+            var lastProbe = "none"
             while ContinuousClock.now < deadline {
                 guard process.isRunning else {
                     throw TestFailure("policyhub \(process.arguments ?? []) exited: \(output)\(log.suffix(2000))")
                 }
-                let ready = try? await withAPI { api in try await api.send(.get, "/readyz", token: nil).status == .ok }
-                if ready == true { return }
+                do {
+                    let answer = try await withAPI { api in try await api.send(.get, "/readyz", token: nil) }
+                    if answer.status == .ok { return }
+                    lastProbe = "\(answer.status): \(answer.text)"
+                } catch {
+                    lastProbe = "\(error)"
+                }
                 try await Task.sleep(for: .milliseconds(50))
             }
             throw TestFailure(
-                "policyhub \(process.arguments ?? []) was not ready on \(host):\(port): \(log.suffix(2000))")
+                "policyhub \(process.arguments ?? []) was not ready on \(host):\(port) (last probe: \(lastProbe)): "
+                    + log.suffix(2000))
         }
 
         func waitForExit(timeout: Duration = .seconds(10)) async throws {
@@ -848,7 +851,7 @@ extension DocumentedFlagsTests {
         static func text(of command: String) async throws -> String {
             if let cached = cache.withLock({ $0[command] }) { return cached }
             let arguments = command.split(separator: " ").map(String.init) + ["--help"]
-            let result = try await RawConnection.onOwnThread { try PolicyHubBinary.run(arguments) }
+            let result = try await PolicyHubBinary.run(arguments)
             guard result.status == 0 else { throw TestFailure("policyhub \(arguments) failed: \(result.stderr)") }
             cache.withLock { $0[command] = result.stdout }
             return result.stdout

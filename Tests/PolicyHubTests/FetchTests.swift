@@ -15,7 +15,7 @@ struct FetchTests {
 
     @Test func fetchDownloadsUnpacksAndPrintsThePulumiArguments() async throws {
         try await withServer(applyGuard: true) { server, token, archive in
-            let result = try fetch(server, token: token)
+            let result = try await fetch(server, token: token)
             #expect(result.status == 0, "\(result.stderr)")
             let digest = try sha256(archive)
             let packDirectory = cache.appendingPathComponent("packs/\(digest)/package").path
@@ -36,7 +36,7 @@ struct FetchTests {
     @Test func printedPathsAreShellQuoted() async throws {
         try await withServer(applyGuard: true) { server, token, archive in
             let awkward = directory.appendingPathComponent("my packs/it's here", isDirectory: true)
-            let result = try PolicyHubBinary.run([
+            let result = try await PolicyHubBinary.run([
                 "fetch", "--server", "http://127.0.0.1:\(server.port)", "--token", token, "--stack", "default/web/dev",
                 "--dest", awkward.path,
             ])
@@ -58,14 +58,14 @@ struct FetchTests {
 
     @Test func aSecondFetchDownloadsNothing() async throws {
         try await withServer(applyGuard: true) { server, token, archive in
-            let first = try fetch(server, token: token)
+            let first = try await fetch(server, token: token)
             #expect(first.status == 0, "\(first.stderr)")
             let pack = cache.appendingPathComponent("packs/\(try sha256(archive))")
             let before = try identity(of: pack)
 
             // Were the archive downloaded again, these bytes would fail its digest check.
             try overwriteStoredArchives(in: server, with: Array("not the archive".utf8))
-            let second = try fetch(server, token: token)
+            let second = try await fetch(server, token: token)
             #expect(second.status == 0, "\(second.stderr)")
             #expect(second.stdout == first.stdout)
             #expect(second.stderr.contains("cached"))
@@ -93,7 +93,7 @@ struct FetchTests {
                     [.modificationDate: Date().addingTimeInterval(-7200)], ofItemAtPath: entry.path)
             }
 
-            let result = try fetch(server, token: token)
+            let result = try await fetch(server, token: token)
             #expect(result.status == 0, "\(result.stderr)")
             #expect(try leftovers() == [".tmp-working"])
         }
@@ -101,17 +101,18 @@ struct FetchTests {
 
     @Test func execRunsTheCommandWithThePacksArgumentsAppended() async throws {
         try await withServer(applyGuard: true) { server, token, _ in
-            let printed = try fetch(server, token: token)
+            let printed = try await fetch(server, token: token)
             #expect(printed.status == 0, "\(printed.stderr)")
 
             let out = directory.appendingPathComponent("out")
             let script = "echo \"$@\" > '\(out.path)'"
-            let executed = try fetch(server, token: token, extra: ["--exec", "--", "/bin/sh", "-c", script, "sh"])
+            let executed = try await fetch(
+                server, token: token, extra: ["--exec", "--", "/bin/sh", "-c", script, "sh"])
             #expect(executed.status == 0, "\(executed.stderr)")
             #expect(executed.stdout == "")
             #expect(try String(contentsOf: out, encoding: .utf8) == printed.stdout)
 
-            let failing = try fetch(server, token: token, extra: ["--exec", "--", "/bin/sh", "-c", "exit 7"])
+            let failing = try await fetch(server, token: token, extra: ["--exec", "--", "/bin/sh", "-c", "exit 7"])
             #expect(failing.status == 7)
         }
     }
@@ -119,7 +120,7 @@ struct FetchTests {
     @Test func aStackWithNoPacksPrintsNothing() async throws {
         try await withServer(applyGuard: false) { server, token, _ in
             // Server and token from the environment this time.
-            let result = try PolicyHubBinary.run(
+            let result = try await PolicyHubBinary.run(
                 ["fetch", "--stack", "default/web/dev", "--dest", cache.path],
                 environment: ["POLICYHUB_SERVER": "http://127.0.0.1:\(server.port)", "POLICYHUB_TOKEN": token])
             #expect(result.status == 0, "\(result.stderr)")
@@ -129,7 +130,7 @@ struct FetchTests {
 
     @Test func anUnknownOrganizationIsOneErrorLine() async throws {
         try await withServer(applyGuard: true) { server, token, _ in
-            let result = try fetch(server, token: token, stack: "nosuch/web/dev")
+            let result = try await fetch(server, token: token, stack: "nosuch/web/dev")
             expectOneErrorLine(result)
             #expect(result.stderr.lowercased().contains("not found"))
             #expect(result.stdout == "")
@@ -138,17 +139,17 @@ struct FetchTests {
 
     @Test func aBadTokenIsOneErrorLine() async throws {
         try await withServer(applyGuard: true) { server, token, _ in
-            let result = try fetch(server, token: "pul-" + String(repeating: "0", count: 40))
+            let result = try await fetch(server, token: "pul-" + String(repeating: "0", count: 40))
             expectOneErrorLine(result)
             #expect(!result.stderr.contains(token))
             #expect(result.stdout == "")
         }
     }
 
-    @Test func aServerThatIsNotRunningIsOneErrorLine() throws {
+    @Test func aServerThatIsNotRunningIsOneErrorLine() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let port = try PolicyHubBinary.freePort()
-        let result = try PolicyHubBinary.run([
+        let result = try await PolicyHubBinary.run([
             "fetch", "--server", "http://127.0.0.1:\(port)", "--token", "pul-" + String(repeating: "1", count: 40),
             "--stack", "default/web/dev", "--dest", cache.path,
         ])
@@ -162,7 +163,7 @@ struct FetchTests {
             var damaged = archive
             damaged[damaged.count / 2] ^= 0xFF
             try overwriteStoredArchives(in: server, with: damaged)
-            let result = try fetch(server, token: token)
+            let result = try await fetch(server, token: token)
             expectOneErrorLine(result)
             let expected = try sha256(archive)
             let actual = try sha256(damaged)
@@ -181,7 +182,7 @@ struct FetchTests {
             try await other.waitUntilReady()
             try await withServer(applyGuard: true, extraArguments: ["--public-url", "http://127.0.0.1:\(other.port)"]) {
                 server, token, _ in
-                let result = try fetch(server, token: token)
+                let result = try await fetch(server, token: token)
                 expectOneErrorLine(result)
                 #expect(result.stderr.hasPrefix("error: cannot download pack guard: "))
                 #expect(result.stderr.hasSuffix("(HTTP 403)\n"))
@@ -233,8 +234,8 @@ struct FetchTests {
 
     func fetch(
         _ server: ServerProcess, token: String, stack: String = "default/web/dev", extra: [String] = []
-    ) throws -> (status: Int32, stdout: String, stderr: String) {
-        try PolicyHubBinary.run(
+    ) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await PolicyHubBinary.run(
             [
                 "fetch", "--server", "http://127.0.0.1:\(server.port)", "--token", token, "--stack", stack,
                 "--dest", cache.path,

@@ -75,13 +75,13 @@ struct GarbageCollectionTests {
         }
         #expect(try await server.terminate() == 0)
         let store = ["--data-dir", directory.path]
-        let dry = try PolicyHubBinary.run(["admin", "gc", "--dry-run", "--pending-ttl", "0"] + store)
+        let dry = try await PolicyHubBinary.run(["admin", "gc", "--dry-run", "--pending-ttl", "0"] + store)
         #expect(dry.status == 0)
         #expect(dry.stdout.hasPrefix("Would remove 1 pending version(s)"))
         #expect(dry.stdout.contains("pending version default/p 1.0.0"))
-        let real = try PolicyHubBinary.run(["admin", "gc", "--pending-ttl", "0"] + store)
+        let real = try await PolicyHubBinary.run(["admin", "gc", "--pending-ttl", "0"] + store)
         #expect(real.stdout.hasPrefix("Removed 1 pending version(s)"))
-        let again = try PolicyHubBinary.run(["admin", "gc", "--pending-ttl", "0"] + store)
+        let again = try await PolicyHubBinary.run(["admin", "gc", "--pending-ttl", "0"] + store)
         #expect(again.stdout.hasPrefix("Removed 0 pending version(s)"))
     }
 }

@@ -39,12 +39,13 @@ struct MigrateStoreTests {
                 ])
         }
         #expect(try await server.terminate() == 0)
-        #expect(try PolicyHubBinary.run(["admin", "create-user", "alice", "--data-dir", dataDir.path]).status == 0)
+        #expect(
+            try await PolicyHubBinary.run(["admin", "create-user", "alice", "--data-dir", dataDir.path]).status == 0)
         return token
     }
 
-    func migrate(_ arguments: [String]) throws {
-        let result = try PolicyHubBinary.run(["admin", "migrate-store"] + arguments)
+    func migrate(_ arguments: [String]) async throws {
+        let result = try await PolicyHubBinary.run(["admin", "migrate-store"] + arguments)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("every digest verified"))
     }
@@ -65,7 +66,7 @@ struct MigrateStoreTests {
         let source = directory.appendingPathComponent("source")
         let target = directory.appendingPathComponent("target")
         let token = try await populate(source)
-        try migrate(["--from", source.path, "--to", target.path])
+        try await migrate(["--from", source.path, "--to", target.path])
 
         let before = try await dump(nil, dataDir: source)
         let after = try await dump(nil, dataDir: target)
@@ -89,7 +90,9 @@ struct MigrateStoreTests {
         #expect(try await server.terminate() == 0)
 
         // A target that already holds a deployment is refused.
-        let again = try PolicyHubBinary.run(["admin", "migrate-store", "--from", source.path, "--to", target.path])
+        let again = try await PolicyHubBinary.run([
+            "admin", "migrate-store", "--from", source.path, "--to", target.path,
+        ])
         #expect(again.status != 0)
         #expect(again.stderr.contains("not empty"))
     }
@@ -105,8 +108,8 @@ struct MigrateStoreTests {
         // Through the S3 bucket when there is one, else a directory.
         let middleBlobs = TestStores.s3Prefix("migrate") ?? directory.appendingPathComponent("middle-blobs").path
         _ = try await populate(source)
-        try migrate(["--from", source.path, "--to", postgresURL, "--to-blob-store", middleBlobs])
-        try migrate(["--from", postgresURL, "--from-blob-store", middleBlobs, "--to", back.path])
+        try await migrate(["--from", source.path, "--to", postgresURL, "--to-blob-store", middleBlobs])
+        try await migrate(["--from", postgresURL, "--from-blob-store", middleBlobs, "--to", back.path])
         let original = try await dump(nil, dataDir: source)
         #expect(try await dump(postgresURL, dataDir: source) == original)
         #expect(try await dump(nil, dataDir: back) == original)

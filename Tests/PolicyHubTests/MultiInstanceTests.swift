@@ -132,7 +132,7 @@ struct MultiInstanceTests {
                 extraArguments: store + ["--blob-store-url", directory.appendingPathComponent("blobs").path])
         }
         for instance in instances { try await instance.waitUntilReady() }
-        let created = try PolicyHubBinary.run(["admin", "create-token", "admin", "--description", "ci"] + store)
+        let created = try await PolicyHubBinary.run(["admin", "create-token", "admin", "--description", "ci"] + store)
         #expect(created.status == 0, "\(created.stderr)")
         let token = created.stdout.trimmingCharacters(in: .newlines)
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -141,9 +141,9 @@ struct MultiInstanceTests {
             #expect(user.status == 200)
         }
 
-        let listed = try PolicyHubBinary.run(["admin", "list-tokens", "admin"] + store)
+        let listed = try await PolicyHubBinary.run(["admin", "list-tokens", "admin"] + store)
         let line = try #require(listed.stdout.split(separator: "\n").first { $0.hasSuffix("\tci") })
-        let revoked = try PolicyHubBinary.run(
+        let revoked = try await PolicyHubBinary.run(
             ["admin", "revoke-token", String(line.split(separator: "\t")[0])] + store)
         #expect(revoked.status == 0, "\(revoked.stderr)")
         // No instance caches what it knew of the token: the very next request on each is refused.

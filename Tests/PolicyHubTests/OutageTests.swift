@@ -20,34 +20,53 @@ struct OutageTests {
 
     /// Runs a command line through bash with every descriptor above stderr closed first: the daemons it starts
     /// would otherwise inherit the one Foundation's Process watches, and the command would never seem to end.
-    static func detached(_ command: String, _ environment: [String: String] = [:]) throws -> String {
+    /// On a thread of its own (see `OwnThread`): starting a cluster takes seconds.
+    static func detached(_ command: String, _ environment: [String: String] = [:]) async throws -> String {
+        try await OwnThread.run { try detachedWaiting(command, environment) }
+    }
+
+    /// `detached` on the calling thread, for the clean-up in a `defer`.
+    static func detachedWaiting(_ command: String, _ environment: [String: String]) throws -> String {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("script-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: output) }
+        let errors = output.appendingPathExtension("err")
+        for file in [output, errors] { FileManager.default.createFile(atPath: file.path, contents: nil) }
+        defer { for file in [output, errors] { try? FileManager.default.removeItem(at: file) } }
         let closeInherited = "for fd in $(ls /proc/$$/fd); do [ \"$fd\" -gt 2 ] && eval \"exec $fd>&-\"; done"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-c", "\(closeInherited) 2>/dev/null; \(command) > '\(output.path)' 2>/dev/null"]
+        process.arguments = ["-c", "\(closeInherited) 2>/dev/null; \(command) > '\(output.path)' 2> '\(errors.path)'"]
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TestFailure("\(command) failed") }
+        guard process.terminationStatus == 0 else {
+            let said = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+            throw TestFailure("\(command) failed (status \(process.terminationStatus)): \(said.suffix(2000))")
+        }
         return try String(contentsOf: output, encoding: .utf8)
     }
 
     @discardableResult
-    static func script(_ name: String, _ environment: [String: String], arguments: [String] = []) throws -> String {
-        try detached(
-            ([repository.appendingPathComponent("scripts/\(name)").path] + arguments).joined(separator: " "),
-            environment)
+    static func script(
+        _ name: String, _ environment: [String: String], arguments: [String] = []
+    ) async throws -> String {
+        try await detached(command(name, arguments), environment)
     }
 
-    static func pgctl(_ action: String, _ directory: String, port: String) throws {
+    /// Stops what a test started, from its `defer`.
+    static func stopScript(_ name: String, _ environment: [String: String]) {
+        _ = try? detachedWaiting(command(name, []), environment)
+    }
+
+    static func command(_ name: String, _ arguments: [String]) -> String {
+        ([repository.appendingPathComponent("scripts/\(name)").path] + arguments).joined(separator: " ")
+    }
+
+    static func pgctl(_ action: String, _ directory: String, port: String) async throws {
         let binaries = try FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql").sorted()
         let pgctl = "/usr/lib/postgresql/\(binaries.last ?? "15")/bin/pg_ctl"
         let options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off"
         let mode = action == "stop" ? "-m immediate" : "-l \(directory)/log -o '\(options)'"
-        _ = try detached("cd / && runuser -u postgres -- \(pgctl) -D \(directory)/data -w \(mode) \(action)")
+        _ = try await detached("cd / && runuser -u postgres -- \(pgctl) -D \(directory)/data -w \(mode) \(action)")
     }
 
     @Test(.enabled(if: TestStores.postgresURL != nil))
@@ -55,9 +74,9 @@ struct OutageTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("policyhub-outage-\(UUID())")
         let cluster = "/tmp/policyhub-pg-outage-\(UUID().uuidString.prefix(8))"
         let environment = ["POLICYHUB_PG_PORT": String(try PolicyHubBinary.freePort()), "POLICYHUB_PG_DIR": cluster]
-        let exported = try Self.script("start-postgres.sh", environment)
+        let exported = try await Self.script("start-postgres.sh", environment)
         defer {
-            _ = try? Self.script("stop-postgres.sh", environment)
+            Self.stopScript("stop-postgres.sh", environment)
             try? FileManager.default.removeItem(at: directory)
         }
         let url = try #require(Self.exports(exported)["POLICYHUB_TEST_POSTGRES_URL"])
@@ -67,7 +86,7 @@ struct OutageTests {
         _ = try await server.withClient { api in try await api.publish("default", "guard", tag: "1.0.0", token: token) }
 
         let port = environment["POLICYHUB_PG_PORT"] ?? ""
-        try Self.pgctl("stop", cluster, port: port)
+        try await Self.pgctl("stop", cluster, port: port)
         let started = ContinuousClock.now
         let down = try await server.withClient { api in
             try await api.send(.get, "/api/orgs/default/policypacks", token: token)
@@ -83,7 +102,7 @@ struct OutageTests {
         let ready = try await server.withClient { api in try await api.send(.get, "/readyz", token: nil) }
         #expect(ready.status == .serviceUnavailable)
 
-        try Self.pgctl("start", cluster, port: port)
+        try await Self.pgctl("start", cluster, port: port)
         let restarted = ContinuousClock.now
         let deadline = restarted + .seconds(30)
         var resumed = false
@@ -117,9 +136,9 @@ struct OutageTests {
     func aStoppedS3GatewayGives503sAndServiceResumesWhenItReturns() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("policyhub-outage-\(UUID())")
         let environment = ["POLICYHUB_RADOSGW_DIR": "/tmp/policyhub-rgw-outage-\(UUID().uuidString.prefix(8))"]
-        let exported = Self.exports(try Self.script("start-radosgw.sh", environment))
+        let exported = Self.exports(try await Self.script("start-radosgw.sh", environment))
         defer {
-            _ = try? Self.script("stop-radosgw.sh", environment)
+            Self.stopScript("stop-radosgw.sh", environment)
             try? FileManager.default.removeItem(at: directory)
         }
         let bucketURL = try #require(exported["POLICYHUB_TEST_S3_URL"])
@@ -139,7 +158,7 @@ struct OutageTests {
         let archive = Fixtures.packArchive()
         #expect(try await client.put(uploadURI, archive) == 200)
 
-        try Self.script("radosgw-gateway.sh", environment, arguments: ["stop"])
+        try await Self.script("radosgw-gateway.sh", environment, arguments: ["stop"])
         let started = ContinuousClock.now
         let down = try await client.api(.POST, "\(base)/guard/versions/1.0.0/complete", token: token)
         let waited = ContinuousClock.now - started
@@ -158,7 +177,7 @@ struct OutageTests {
             #expect(list.json["policyPacks"] == [])
         }
 
-        try Self.script("radosgw-gateway.sh", environment, arguments: ["start"])
+        try await Self.script("radosgw-gateway.sh", environment, arguments: ["start"])
         let restarted = ContinuousClock.now
         let deadline = restarted + .seconds(60)
         var completed = try await client.api(.POST, "\(base)/guard/versions/1.0.0/complete", token: token)

@@ -29,8 +29,8 @@ extension ReportCommandTests {
         do {
             try await withServer(port: port, applyGuard: true, extraArguments: extra) { server, token in
                 let pulumi = try standInPulumi()
-                func up(_ events: String, ending: Ending) throws -> Int32 {
-                    let run = try PolicyHubBinary.run(
+                func up(_ events: String, ending: Ending) async throws -> Int32 {
+                    let run = try await PolicyHubBinary.run(
                         [
                             "fetch", "--server", "http://127.0.0.1:\(port)", "--token", token, "--stack", Self.stack,
                             "--dest", cache.path, "--exec", "--", pulumi.path, "up", "--yes",
@@ -58,7 +58,7 @@ extension ReportCommandTests {
                 }
 
                 // The first run fails on the mandatory violation, and fetch keeps pulumi's status.
-                #expect(try up(Self.log(mandatory: true), ending: .failsAMandatoryPolicy) == 1)
+                #expect(try await up(Self.log(mandatory: true), ending: .failsAMandatoryPolicy) == 1)
                 let opened = try await post("issues")
                 #expect(opened["rowCount"] == 2, "\(opened)")
                 let mandatory = try #require(
@@ -70,7 +70,7 @@ extension ReportCommandTests {
                 #expect(mandatory["unknownPolicyPack"] == false)
 
                 // The fix: the second run passes; its summary shows the policy passed, so the issue is fixed.
-                #expect(try up(Self.fixedLog, ending: .passes) == 0)
+                #expect(try await up(Self.fixedLog, ending: .passes) == 0)
                 #expect(try await statuses(closed: "false") == ["tagged": "open"])
                 #expect(try await statuses(closed: "true") == ["no-public-read": "fixed"])
 

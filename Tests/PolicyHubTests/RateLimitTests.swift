@@ -171,19 +171,21 @@ struct RateLimitFlagTests {
         #expect(try await server.terminate() == 0)
     }
 
-    @Test func theEnvironmentFallbacksAreRead() throws {
+    @Test func theEnvironmentFallbacksAreRead() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("policyhub-rate-\(UUID())")
         defer { try? FileManager.default.removeItem(at: directory) }
         // A host nothing can listen on: should a value be accepted after all, serve fails instead of running on.
         let arguments = ["serve", "--data-dir", directory.path, "--host", "256.0.0.1", "--port", "1"]
-        let badLimit = try PolicyHubBinary.run(arguments, environment: ["POLICYHUB_RATE_LIMIT": "lots"])
+        let badLimit = try await PolicyHubBinary.run(arguments, environment: ["POLICYHUB_RATE_LIMIT": "lots"])
         #expect(badLimit.status != 0)
         #expect(badLimit.stderr.contains("--rate-limit must be an integer of at least 0"), "\(badLimit.stderr)")
-        let badAnonymous = try PolicyHubBinary.run(arguments, environment: ["POLICYHUB_ANONYMOUS_RATE_LIMIT": "-1"])
+        let badAnonymous = try await PolicyHubBinary.run(
+            arguments, environment: ["POLICYHUB_ANONYMOUS_RATE_LIMIT": "-1"])
         #expect(
             badAnonymous.stderr.contains("--anonymous-rate-limit must be an integer of at least 0"),
             "\(badAnonymous.stderr)")
-        let badLoopback = try PolicyHubBinary.run(arguments, environment: ["POLICYHUB_RATE_LIMIT_LOOPBACK": "maybe"])
+        let badLoopback = try await PolicyHubBinary.run(
+            arguments, environment: ["POLICYHUB_RATE_LIMIT_LOOPBACK": "maybe"])
         #expect(badLoopback.stderr.contains("POLICYHUB_RATE_LIMIT_LOOPBACK must be true or false"))
     }
 }
@@ -198,7 +200,7 @@ enum RawHTTP {
     }
 
     static func get(_ path: String, port: Int, from source: String) async throws -> Reply {
-        try await RawConnection.onOwnThread {
+        try await OwnThread.run {
             let connection = try RawConnection(port: port, from: source)
             connection.send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             var text = ""

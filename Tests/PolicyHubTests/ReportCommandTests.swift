@@ -65,8 +65,8 @@ struct ReportCommandTests {
 
     func report(
         server: String, token: String, log: URL, extra: [String] = []
-    ) throws -> (status: Int32, stdout: String, stderr: String) {
-        try PolicyHubBinary.run(
+    ) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await PolicyHubBinary.run(
             [
                 "report", "--server", server, "--token", token, "--stack", Self.stack, "--event-log", log.path,
                 "--cache-dir", cache.path,
@@ -76,12 +76,12 @@ struct ReportCommandTests {
     // MARK: - report
 
     /// A report must never fail a deployment: with the server down it is spooled, and the run exits 0.
-    @Test func aServerThatIsDownGetsTheReportSpooled() throws {
+    @Test func aServerThatIsDownGetsTheReportSpooled() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let port = try PolicyHubBinary.freePort()
         let token = "pul-" + String(repeating: "1", count: 40)
         let log = try writeLog(Self.log(mandatory: true))
-        let result = try report(
+        let result = try await report(
             server: "http://127.0.0.1:\(port)", token: token, log: log,
             extra: ["--update-version", "42", "--pulumi-exit-status", "255"])
         #expect(result.status == 0, "\(result.stderr)")
@@ -111,7 +111,7 @@ struct ReportCommandTests {
         #expect(FileManager.default.fileExists(atPath: log.path), "the user's log is left alone")
     }
 
-    @Test func usageErrorsExit64AndAMissingLogExits66() throws {
+    @Test func usageErrorsExit64AndAMissingLogExits66() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let log = try writeLog(Self.log(mandatory: false))
         let server = "http://127.0.0.1:1"
@@ -128,13 +128,13 @@ struct ReportCommandTests {
             ),
         ]
         for (arguments, message) in cases {
-            let result = try PolicyHubBinary.run(
+            let result = try await PolicyHubBinary.run(
                 ["report", "--event-log", log.path, "--cache-dir", cache.path] + arguments, environment: blank)
             #expect(result.status == 64, "\(arguments): \(result.stderr)")
             #expect(result.stderr.hasPrefix("error: \(message)"), "\(result.stderr)")
         }
         let missing = directory.appendingPathComponent("nothing.jsonl")
-        let result = try report(server: server, token: token, log: missing)
+        let result = try await report(server: server, token: token, log: missing)
         #expect(result.status == 66, "\(result.stderr)")
         #expect(result.stderr == "error: no event log at \(missing.path)\n")
         #expect(try spooled() == [])
@@ -147,7 +147,7 @@ struct ReportCommandTests {
         let url = "http://127.0.0.1:\(port)"
         let token = "pul-" + String(repeating: "1", count: 40)
         let first = try writeLog(Self.log(mandatory: true), name: "first.jsonl")
-        let down = try report(server: url, token: token, log: first, extra: ["--update-version", "100"])
+        let down = try await report(server: url, token: token, log: first, extra: ["--update-version", "100"])
         #expect(down.status == 0, "\(down.stderr)")
         #expect(try spooled().count == 1)
 
@@ -156,7 +156,7 @@ struct ReportCommandTests {
 
         try await withServer(port: port, applyGuard: true) { server, token in
             let second = try writeLog(Self.log(mandatory: false), name: "second.jsonl")
-            let up = try report(server: url, token: token, log: second, extra: ["--update-version", "200"])
+            let up = try await report(server: url, token: token, log: second, extra: ["--update-version", "200"])
             #expect(up.status == 0, "\(up.stderr)")
             #expect(
                 up.stderr
@@ -164,7 +164,7 @@ struct ReportCommandTests {
             #expect(try spooled() == [])
 
             // The spooled report was recorded: another report of update 100 is refused as a conflict with it.
-            let again = try report(server: url, token: token, log: second, extra: ["--update-version", "100"])
+            let again = try await report(server: url, token: token, log: second, extra: ["--update-version", "100"])
             #expect(again.status == 0, "\(again.stderr)")
             #expect(again.stderr.hasPrefix("warning: the server refused the report for default/web/dev (update 100)"))
             #expect(again.stderr.hasSuffix("(HTTP 409); it was NOT recorded and is dropped\n"), "\(again.stderr)")
@@ -172,7 +172,7 @@ struct ReportCommandTests {
 
             // A resend the server had already recorded (the answer was lost, say) is accepted as done.
             try spooledBytes.write(to: spooledFile)
-            let third = try report(server: url, token: token, log: second, extra: ["--update-version", "300"])
+            let third = try await report(server: url, token: token, log: second, extra: ["--update-version", "300"])
             #expect(third.status == 0, "\(third.stderr)")
             #expect(third.stderr.hasPrefix("resent 1 spooled report\nreported 1 violation"), "\(third.stderr)")
             #expect(try spooled() == [])
@@ -186,7 +186,7 @@ struct ReportCommandTests {
             let log = try writeLog(
                 Self.line(0, "policyEvent", Self.violation("tagged", level: "advisory"))
                     .replacingOccurrences(of: #""policyPackName":"guard""#, with: #""policyPackName":"elsewhere""#))
-            let result = try report(server: "http://127.0.0.1:\(port)", token: token, log: log)
+            let result = try await report(server: "http://127.0.0.1:\(port)", token: token, log: log)
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.stderr.hasPrefix("reported 1 violation of 1 policy for default/web/dev (update "))
             #expect(
@@ -199,7 +199,7 @@ struct ReportCommandTests {
         let port = try PolicyHubBinary.freePort()
         try await withServer(port: port, applyGuard: false) { server, token in
             let log = try writeLog(Self.log(mandatory: false))
-            let result = try PolicyHubBinary.run([
+            let result = try await PolicyHubBinary.run([
                 "report", "--server", "http://127.0.0.1:\(port)", "--token", token, "--stack", "nosuch/web/dev",
                 "--event-log", log.path, "--cache-dir", cache.path,
             ])
@@ -271,7 +271,7 @@ struct ReportCommandTests {
         try await withServer(port: port, applyGuard: true) { server, token in
             let pulumi = try standInPulumi()
             let argumentsFile = directory.appendingPathComponent("arguments")
-            let result = try PolicyHubBinary.run(
+            let result = try await PolicyHubBinary.run(
                 [
                     "fetch", "--server", "http://127.0.0.1:\(port)", "--token", token, "--stack", Self.stack, "--dest",
                     cache.path, "--exec", "--", pulumi.path, "preview", "--diff",
@@ -307,7 +307,7 @@ struct ReportCommandTests {
             let pulumi = try standInPulumi()
             let argumentsFile = directory.appendingPathComponent("arguments")
             let own = directory.appendingPathComponent("mine.jsonl")
-            let result = try PolicyHubBinary.run(
+            let result = try await PolicyHubBinary.run(
                 [
                     "fetch", "--server", "http://127.0.0.1:\(port)", "--token", token, "--stack", Self.stack, "--dest",
                     cache.path, "--exec", "--", pulumi.path, "up", "--event-log=\(own.path)", "--yes",
@@ -330,7 +330,7 @@ struct ReportCommandTests {
         let port = try PolicyHubBinary.freePort()
         try await withServer(port: port, applyGuard: true) { server, token in
             let missing = directory.appendingPathComponent("no-such-dir/pulumi").path
-            let result = try PolicyHubBinary.run([
+            let result = try await PolicyHubBinary.run([
                 "fetch", "--server", "http://127.0.0.1:\(port)", "--token", token, "--stack", Self.stack, "--dest",
                 cache.path, "--exec", "--", missing, "up",
             ])

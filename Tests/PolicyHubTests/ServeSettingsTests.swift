@@ -8,11 +8,13 @@ import Testing
 @Suite("Serve settings")
 struct ServeSettingsTests {
     /// Runs `serve` with a data directory that must stay uncreated, and returns its exit status and stderr.
-    private func refusedServe(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
+    private func refusedServe(
+        _ arguments: [String], environment: [String: String] = [:]
+    ) async throws -> (Int32, String) {
         let dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("policyhub-refused-\(UUID())")
         defer { try? FileManager.default.removeItem(at: dataDir) }
         // A serve that accepted the setting would run on: after 20 s it is killed and the test fails.
-        let result = try PolicyHubBinary.run(
+        let result = try await PolicyHubBinary.run(
             ["serve", "--data-dir", dataDir.path] + arguments, environment: environment, timeout: .seconds(20))
         #expect(!FileManager.default.fileExists(atPath: dataDir.path), "serve created \(dataDir.path) before refusing")
         return (result.status, result.stderr)
@@ -36,8 +38,8 @@ struct ServeSettingsTests {
         (["--log-level", "loud"], "--log-level must be one of trace, debug, info, notice, warning, error, critical"),
         (["--public-url", "policyhub.example.com"], "--public-url must be an absolute http:// or https:// URL"),
     ])
-    func outOfRangeFlagsAreRefusedBeforeAnythingIsCreated(arguments: [String], message: String) throws {
-        let (status, stderr) = try refusedServe(arguments)
+    func outOfRangeFlagsAreRefusedBeforeAnythingIsCreated(arguments: [String], message: String) async throws {
+        let (status, stderr) = try await refusedServe(arguments)
         #expect(status == 64, "\(stderr)")
         #expect(stderr.contains(message), "\(stderr)")
     }
@@ -51,21 +53,21 @@ struct ServeSettingsTests {
         ("POLICYHUB_MAX_ARCHIVE_BYTES", "99999999999999999999", "--max-archive-bytes must be an integer of at least 1"),
         ("POLICYHUB_RATE_LIMIT_LOOPBACK", "maybe", "POLICYHUB_RATE_LIMIT_LOOPBACK must be true or false"),
     ])
-    func outOfRangeEnvironmentVariablesAreRefusedToo(variable: String, value: String, message: String) throws {
-        let (status, stderr) = try refusedServe([], environment: [variable: value])
+    func outOfRangeEnvironmentVariablesAreRefusedToo(variable: String, value: String, message: String) async throws {
+        let (status, stderr) = try await refusedServe([], environment: [variable: value])
         #expect(status == 64, "\(stderr)")
         #expect(stderr.contains(message), "\(stderr)")
     }
 
-    @Test func anUnsupportedDatabaseURLListsTheAcceptedForms() throws {
-        let (status, stderr) = try refusedServe(["--database-url", "mysql://root@db/policyhub"])
+    @Test func anUnsupportedDatabaseURLListsTheAcceptedForms() async throws {
+        let (status, stderr) = try await refusedServe(["--database-url", "mysql://root@db/policyhub"])
         #expect(status == 64, "\(stderr)")
         #expect(stderr.contains("use sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE"), "\(stderr)")
         #expect(!stderr.contains("this build stores metadata in SQLite"))
     }
 
-    @Test func anUnsupportedBlobStoreURLIsRefusedBeforeAnythingIsCreated() throws {
-        let (status, stderr) = try refusedServe(["--blob-store-url", "gs://bucket"])
+    @Test func anUnsupportedBlobStoreURLIsRefusedBeforeAnythingIsCreated() async throws {
+        let (status, stderr) = try await refusedServe(["--blob-store-url", "gs://bucket"])
         #expect(status == 64, "\(stderr)")
         #expect(stderr.contains("use a directory, file:PATH or s3://BUCKET"), "\(stderr)")
     }

@@ -18,7 +18,7 @@ struct SlowClientTests {
     static func send(
         _ head: String, trickling trickled: String, to port: Int, giveUpAfter: Duration = .seconds(20)
     ) async throws -> Outcome {
-        try await RawConnection.onOwnThread {
+        try await OwnThread.run {
             // Before connecting: the server's timers start when it accepts, never before this.
             let started = ContinuousClock.now
             let connection = try RawConnection(port: port)
@@ -109,7 +109,7 @@ struct SlowClientTests {
         let (server, token, directory) = try await Self.startServer(["--read-timeout", "5", "--idle-timeout", "5"])
         defer { try? FileManager.default.removeItem(at: directory) }
         let body = try Fixtures.createBody("patient", tag: "1.0.0").encoded()
-        let answer = try await RawConnection.onOwnThread {
+        let answer = try await OwnThread.run {
             let connection = try RawConnection(port: server.port)
             connection.send(Self.createRequest(token: token, body: body))
             // Two pauses of 400 ms inside the body: slow, but well within the deadline.
@@ -149,8 +149,8 @@ struct SlowClientTests {
         #expect(try await server.terminate() == 0)
     }
 
-    @Test func timeoutsMustBeAtLeastASecond() throws {
-        let result = try PolicyHubBinary.run([
+    @Test func timeoutsMustBeAtLeastASecond() async throws {
+        let result = try await PolicyHubBinary.run([
             "serve", "--read-timeout", "0", "--data-dir",
             FileManager.default.temporaryDirectory.appendingPathComponent("policyhub-never-\(UUID())").path,
         ])

@@ -68,13 +68,3 @@ final class RawConnection {
         return .nothingYet
     }
 }
-
-extension RawConnection {
-    /// Runs blocking socket work on a thread of its own, so it never holds one of the few threads that Swift
-    /// concurrency shares between the tests running in parallel.
-    static func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try work() }) }.start()
-        }
-    }
-}

@@ -9,6 +9,17 @@ import Synchronization
 import Glibc
 #endif
 
+/// Blocking work (a child process waited for, a raw socket) on a thread of its own. Swift concurrency shares as
+/// many threads as the machine has cores between all the tests running in parallel: on CI's two cores, two tests
+/// waiting for a command on those threads would stall every other test, and their deadlines would pass unobserved.
+enum OwnThread {
+    static func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try work() }) }.start()
+        }
+    }
+}
+
 /// The built `policyhub` executable, run as a separate process.
 enum PolicyHubBinary {
     /// Next to the test bundle in the build directory.
@@ -21,6 +32,12 @@ enum PolicyHubBinary {
     /// command that should have refused to start fails its test instead of hanging it.
     static func run(
         _ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(120)
+    ) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await OwnThread.run { try runWaiting(arguments, environment: environment, timeout: timeout) }
+    }
+
+    private static func runWaiting(
+        _ arguments: [String], environment: [String: String], timeout: Duration
     ) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = url

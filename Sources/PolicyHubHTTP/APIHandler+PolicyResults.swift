@@ -4,6 +4,8 @@ import PolicyHubAPI
 import PolicyHubCore
 
 extension APIHandler {
+    /// The generated protocol's form of the operation. `PolicyResultsReportRoute` serves its route, reading the
+    /// large body without the generated decoding; this one answers the same for any other transport.
     func updateStackPolicyResults(
         _ input: Operations.UpdateStackPolicyResults.Input
     ) async throws -> Operations.UpdateStackPolicyResults.Output {

@@ -99,9 +99,7 @@ public func buildRouter(_ services: PolicyHubServices, limits: HTTPLimits = .ini
         handlers: [HandServedOperations.key(.put, PolicyResultsReportRoute.path): report.handle])
     try handler.registerHandlers(
         on: transport, configuration: .init(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]),
-        middlewares: [
-            JSONBodyMiddleware(maxBytes: limits.maxJSONBodyBytes, maxResultsBytes: limits.maxResultsBodyBytes)
-        ])
+        middlewares: [JSONBodyMiddleware(maxBytes: limits.maxJSONBodyBytes)])
     TransferRoutes(packs: services.packs).register(on: router)
     OperationsRoutes(health: services.health).register(on: router)
     return router

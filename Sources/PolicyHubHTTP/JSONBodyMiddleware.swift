@@ -9,9 +9,8 @@ import PolicyHubCore
 /// It also refuses the NUL character (U+0000) in parameters and body strings: no name or text may hold one,
 /// and PostgreSQL's text type cannot store it, so it used to surface as a 500 from the database.
 struct JSONBodyMiddleware: ServerMiddleware {
+    /// A policy results report, larger, never comes here: `PolicyResultsReportRoute` reads it with its own limit.
     let maxBytes: Int
-    /// A policy results report lists every resource of a stack: it gets a limit of its own.
-    let maxResultsBytes: Int
 
     func intercept(
         _ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
@@ -22,7 +21,6 @@ struct JSONBodyMiddleware: ServerMiddleware {
             throw RegistryError.invalid("The request's path or query contains a NUL character (%00).")
         }
         guard let body else { return try await next(request, nil, metadata) }
-        let maxBytes = operationID == "updateStackPolicyResults" ? maxResultsBytes : self.maxBytes
         let bytes: ArraySlice<UInt8>
         do {
             bytes = try await ArraySlice(collecting: body, upTo: maxBytes)

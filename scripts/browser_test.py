@@ -20,8 +20,8 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 BASE, TOKEN, SHOTS = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -97,8 +97,22 @@ def navigate(driver: webdriver.Chrome, action) -> None:
     this one: the driver may return before the browser has loaded it, and the old page would then be read."""
     old = driver.find_element(By.TAG_NAME, "html")
     action()
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 20).until(lambda _: replaced(old))
     WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def replaced(element) -> bool:
+    """Whether `element` has left the page. In the middle of a navigation Chromium's driver may say so not with a
+    stale-element error but with "Node with given id does not belong to the document" (CI met it once)."""
+    try:
+        element.is_enabled()
+        return False
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in str(error):
+            return True
+        raise
 
 
 def check_console(driver: webdriver.Chrome, where: str, error_page: bool = False) -> None:

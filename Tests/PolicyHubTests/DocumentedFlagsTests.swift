@@ -703,24 +703,8 @@ struct DocumentedFlagsTests {
         var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 
         func waitUntilReady(timeout: Duration = .seconds(30)) async throws {
-            let deadline = ContinuousClock.now + timeout
-            var lastProbe = "none"
-            while ContinuousClock.now < deadline {
-                guard process.isRunning else {
-                    throw TestFailure("policyhub \(process.arguments ?? []) exited: \(output)\(log.suffix(2000))")
-                }
-                do {
-                    let answer = try await withAPI { api in try await api.send(.get, "/readyz", token: nil) }
-                    if answer.status == .ok { return }
-                    lastProbe = "\(answer.status): \(answer.text)"
-                } catch {
-                    lastProbe = "\(error)"
-                }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            throw TestFailure(
-                "policyhub \(process.arguments ?? []) was not ready on \(host):\(port) (last probe: \(lastProbe)): "
-                    + log.suffix(2000))
+            try await PolicyHubBinary.waitUntilReady(
+                process, host: host, port: port, path: "/readyz", timeout: timeout, output: { self.output + self.log })
         }
 
         func waitForExit(timeout: Duration = .seconds(10)) async throws {

@@ -18,14 +18,14 @@ struct OutageTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    /// Runs a command line through bash with every descriptor above stderr closed first: the daemons it starts
-    /// would otherwise inherit the one Foundation's Process watches, and the command would never seem to end.
-    /// On a thread of its own (see `OwnThread`): starting a cluster takes seconds.
+    /// `detachedWaiting` on a thread of its own (see `OwnThread`): starting a cluster takes seconds.
     static func detached(_ command: String, _ environment: [String: String] = [:]) async throws -> String {
         try await OwnThread.run { try detachedWaiting(command, environment) }
     }
 
-    /// `detached` on the calling thread, for the clean-up in a `defer`.
+    /// Runs a command line through bash with every descriptor above stderr closed first: the daemons it starts
+    /// would otherwise inherit the one Foundation's Process watches, and the command would never seem to end.
+    /// It waits on the calling thread, as the clean-up in a `defer` must.
     static func detachedWaiting(_ command: String, _ environment: [String: String]) throws -> String {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("script-\(UUID().uuidString)")
         let errors = output.appendingPathExtension("err")

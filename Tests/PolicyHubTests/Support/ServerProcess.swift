@@ -61,6 +61,34 @@ enum PolicyHubBinary {
         )
     }
 
+    /// Waits until `policyhub serve` running as `process` answers 200 on `path`. A server that exits, or is not
+    /// ready by `timeout`, fails with what the last probe got and the end of `output()`.
+    static func waitUntilReady(
+        _ process: Process, host: String, port: Int, path: String, timeout: Duration,
+        output: () -> String
+    ) async throws {
+        let deadline = ContinuousClock.now + timeout
+        var lastProbe = "none"
+        while ContinuousClock.now < deadline {
+            guard process.isRunning else {
+                throw TestFailure("policyhub \(process.arguments ?? []) exited: \(output().suffix(2000))")
+            }
+            do {
+                let answer = try await TestClient.withClient(host: host, port: port) { client in
+                    try await APIClient(client: client).send(.get, path, token: nil)
+                }
+                if answer.status == .ok { return }
+                lastProbe = "\(answer.status): \(answer.text)"
+            } catch {
+                lastProbe = "\(error)"
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestFailure(
+            "policyhub \(process.arguments ?? []) was not ready on \(host):\(port) (last probe: \(lastProbe)): "
+                + output().suffix(2000))
+    }
+
     /// Ports already handed out by this test process: never handed out twice.
     private static let handedOut = Mutex<Set<Int>>([])
 
@@ -136,16 +164,8 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Waits until `path` (by default `/readyz`: the dependencies answer too) answers 200.
     func waitUntilReady(timeout: Duration = .seconds(30), path: String = "/readyz") async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            guard process.isRunning else { throw TestFailure("policyhub serve exited: \(output)\(log.suffix(2000))") }
-            let ready = try? await withClient { client in
-                try await client.send(.get, path, token: nil).status == .ok
-            }
-            if ready == true { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw TestFailure("policyhub serve did not become ready")
+        try await PolicyHubBinary.waitUntilReady(
+            process, host: "127.0.0.1", port: port, path: path, timeout: timeout, output: { self.output + self.log })
     }
 
     func withClient<T: Sendable>(_ body: @escaping @Sendable (APIClient) async throws -> T) async throws -> T {

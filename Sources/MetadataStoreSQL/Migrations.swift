@@ -407,10 +407,44 @@ enum Migrations {
                 WHERE status = 'complete'
                 """,
             ]),
+        Migration(
+            version: 9, name: "M0009_SeparateIssueSightings",
+            statements: [
+                // When each issue was last reported, apart from what it is: a report sees most of a stack's issues
+                // again unchanged, and moving only these narrow rows leaves the issues' dozen indexes alone.
+                // `closed` is the issue's, kept here too so that one index orders open or closed issues by time.
+                """
+                CREATE TABLE policy_issue_sightings (
+                    issue_id TEXT PRIMARY KEY REFERENCES policy_issues (id),
+                    organization_id TEXT NOT NULL REFERENCES organizations (id),
+                    closed BIGINT NOT NULL,
+                    observed_at BIGINT NOT NULL,
+                    stack_version BIGINT NOT NULL
+                )
+                """,
+                """
+                INSERT INTO policy_issue_sightings (issue_id, organization_id, closed, observed_at, stack_version)
+                SELECT id, organization_id, closed, observed_at, stack_version FROM policy_issues
+                """,
+                """
+                CREATE INDEX policy_issue_sightings_by_time
+                ON policy_issue_sightings (organization_id, closed, observed_at, issue_id)
+                """,
+                "DROP INDEX policy_issues_by_time",
+                "DROP INDEX policy_issues_by_status",
+                "ALTER TABLE policy_issues DROP COLUMN observed_at",
+                "ALTER TABLE policy_issues DROP COLUMN stack_version",
+                "CREATE INDEX policy_issues_by_status ON policy_issues (organization_id, closed, status)",
+                // Current violations are those of each stack's newest report (policy_stacks.report_id), listed
+                // newest stack first; a flag on every violation row cost each report a rewrite of the last one's.
+                "DROP INDEX policy_report_violations_current",
+                "ALTER TABLE policy_report_violations DROP COLUMN current",
+                "CREATE INDEX policy_stacks_by_evaluation ON policy_stacks (organization_id, evaluated_at)",
+            ]),
     ]
 
-    /// Applies every migration not yet recorded, each in its own transaction.
-    static func run(on backend: any SQLBackend) async throws {
+    /// Applies every migration not yet recorded, up to version `last`, each in its own transaction.
+    static func run(on backend: any SQLBackend, through last: Int = .max) async throws {
         try await backend.withMigrationLock {
             try await backend.withConnection { database in
                 try await database.raw(
@@ -426,7 +460,7 @@ enum Migrations {
                     try $0.decode(column: "version", as: Int.self)
                 }
             }
-            for migration in all where !applied.contains(migration.version) {
+            for migration in all where migration.version <= last && !applied.contains(migration.version) {
                 try await backend.transaction { database in
                     let done = try await database.raw(
                         "SELECT version FROM schema_migrations WHERE version = \(bind: migration.version)"

@@ -85,6 +85,7 @@ public final class PostgresBackend: SQLBackend {
     }
 
     public var lockRowsClause: String { "FOR UPDATE" }
+    public var hasLateralJoins: Bool { true }
 
     /// Holds a session-level advisory lock on one connection while migrating on others.
     public func withMigrationLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {

@@ -10,6 +10,8 @@ public protocol SQLBackend: Sendable {
     func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     /// Appended to a SELECT that reads a row the transaction will update (`FOR UPDATE` where supported).
     var lockRowsClause: String { get }
+    /// Whether a join may run a subquery per row of its left side (`CROSS JOIN LATERAL`).
+    var hasLateralJoins: Bool { get }
     /// Runs once before migrations; may serialize concurrent migrators across processes.
     func withMigrationLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T
     /// Whether `error` is a unique-constraint violation.

@@ -9,6 +9,7 @@ extension SQLMetadataStore {
 
     public func recordEvaluation(_ record: EvaluationRecord) async throws -> Bool {
         let lock = backend.lockRowsClause
+        let lateral = backend.hasLateralJoins
         return try await backend.transaction { database in
             let report = record.report
             let stack = report.stack
@@ -63,14 +64,8 @@ extension SQLMetadataStore {
             else { throw StoreInconsistency("policy_stacks lost the row of \(stack.project)/\(stack.name)") }
             let newestVersion = try newest.int("update_version")
             let isNewest = newestVersion < report.updateVersion
-            try await Self.insertViolations(database, record, reportID: reportID, orgID: orgID, current: isNewest)
+            try await Self.insertViolations(database, record, reportID: reportID, orgID: orgID)
             guard isNewest else { return true }
-
-            if newestVersion >= 0 {
-                try await database.raw(
-                    "UPDATE policy_report_violations SET current = 0 WHERE report_id = \(bind: try newest.string("report_id"))"
-                ).run()
-            }
             let packsRun = String(decoding: try JSONEncoder().encode(record.packsRun), as: UTF8.self)
             try await database.raw(
                 """
@@ -83,21 +78,22 @@ extension SQLMetadataStore {
             ).run()
             // The organization-wide counts (facets, then compliance totals) are moved last: every report of the
             // organization locks those rows until it commits, so they are taken as late as possible.
-            try await Self.applyIssueChanges(database, record, orgID: orgID, now: now)
+            try await Self.applyIssueChanges(
+                database, record, orgID: orgID, now: now, lateral: lateral)
             try await Self.replaceTallies(database, record, orgID: orgID)
             return true
         }
     }
 
     static func insertViolations(
-        _ database: any SQLDatabase, _ record: EvaluationRecord, reportID: String, orgID: String, current: Bool
+        _ database: any SQLDatabase, _ record: EvaluationRecord, reportID: String, orgID: String
     ) async throws {
         let now = record.receivedAt.milliseconds
         for batch in record.findings.chunked(batchRows) {
             let rows = batch.map { finding -> SQLQueryString in
                 let violation = finding.violation
                 return """
-                    (\(bind: newID()), \(bind: reportID), \(bind: orgID), \(bind: current ? 1 : 0), \(bind: now),
+                    (\(bind: newID()), \(bind: reportID), \(bind: orgID), \(bind: now),
                      \(bind: violation.resourceURN), \(bind: violation.packName), \(bind: violation.packVersion),
                      \(bind: violation.policyName), \(bind: violation.level.rawValue), \(bind: violation.kind.rawValue),
                      \(bind: violation.message), \(bind: finding.resource.type), \(bind: finding.resource.name))
@@ -105,9 +101,8 @@ extension SQLMetadataStore {
             }
             try await database.raw(
                 """
-                INSERT INTO policy_report_violations (id, report_id, organization_id, current, observed_at,
-                    resource_urn, pack_name, pack_version, policy_name, level, kind, message, resource_type,
-                    resource_name)
+                INSERT INTO policy_report_violations (id, report_id, organization_id, observed_at, resource_urn,
+                    pack_name, pack_version, policy_name, level, kind, message, resource_type, resource_name)
                 VALUES \(rows.joined(separator: ", "))
                 """
             ).run()
@@ -207,11 +202,11 @@ extension SQLMetadataStore {
     }
 
     /// Opens, updates and fixes the stack's issues as the lifecycle in `EvaluationRecord.changes(to:)` decides.
-    /// An issue reported again exactly as stored only has its update version and time moved, which leaves all
-    /// but one of its indexes alone: most of a large stack's issues are reported again unchanged.
-    static func applyIssueChanges(_ database: any SQLDatabase, _ record: EvaluationRecord, orgID: String, now: Int64)
-        async throws
-    {
+    /// An issue reported again exactly as stored only has its sighting moved (update version and time), which
+    /// leaves the issue's row and indexes alone: most of a large stack's issues are reported again unchanged.
+    static func applyIssueChanges(
+        _ database: any SQLDatabase, _ record: EvaluationRecord, orgID: String, now: Int64, lateral: Bool
+    ) async throws {
         let report = record.report
         let stack = report.stack
         // The issues a report can change: the open ones, and the closed ones it reports again. A long-lived stack
@@ -233,18 +228,22 @@ extension SQLMetadataStore {
             let keys = batch.map { key -> SQLQueryString in
                 "(\(bind: key.resourceURN), \(bind: key.packName), \(bind: key.policyName))"
             }
-            // VALUES names its columns column1, column2, ... in both SQLite and PostgreSQL. CROSS JOIN makes SQLite
-            // loop over the keys and seek each in the unique index, instead of comparing every key with every
-            // closed issue of the stack. `closed <> 0` rather than `= 1` keeps PostgreSQL off the (org, closed, ...)
+            // VALUES names its columns column1, column2, ... in both SQLite and PostgreSQL. Each key is sought in the
+            // unique index, one at a time, rather than compared with every closed issue of the stack: SQLite loops
+            // over a CROSS JOIN's left side; PostgreSQL joins as its estimates say, and a stack its statistics
+            // do not know yet is estimated at one row, so there each key is a LATERAL subquery it cannot flatten
+            // (LIMIT 1: a key has one issue). `closed <> 0` rather than `= 1` keeps both off the (org, closed, ...)
             // indexes, which would walk every closed issue of the organization.
-            let rows = try await database.raw(
-                """
-                SELECT \(unsafeRaw: StoredIssue.selection)
-                FROM (VALUES \(keys.joined(separator: ", "))) AS reported CROSS JOIN policy_issues
-                WHERE \(ofStack) AND resource_urn = reported.column1 AND pack_name = reported.column2
+            let reported: SQLQueryString = "(VALUES \(keys.joined(separator: ", "))) AS reported"
+            let match: SQLQueryString = """
+                \(ofStack) AND resource_urn = reported.column1 AND pack_name = reported.column2
                     AND policy_name = reported.column3 AND closed <> 0
                 """
-            ).all()
+            let source: SQLQueryString =
+                lateral
+                ? "\(reported) CROSS JOIN LATERAL (SELECT * FROM policy_issues WHERE \(match) LIMIT 1) AS policy_issues"
+                : "\(reported) CROSS JOIN policy_issues WHERE \(match)"
+            let rows = try await database.raw("SELECT \(unsafeRaw: StoredIssue.selection) FROM \(source)").all()
             issues += try await StoredIssue.decode(rows, database)
         }
         let stored = Dictionary(issues.map { ($0.existing.id, $0) }, uniquingKeysWith: { first, _ in first })
@@ -284,38 +283,51 @@ extension SQLMetadataStore {
                 return """
                     (\(bind: write.id), \(bind: orgID), \(bind: stack.project), \(bind: stack.name),
                      \(bind: violation.resourceURN), \(bind: violation.packName), \(bind: violation.policyName),
-                     \(bind: report.updateVersion), \(bind: violation.packVersion), \(bind: finding.resource.type),
+                     \(bind: violation.packVersion), \(bind: finding.resource.type),
                      \(bind: finding.resource.name), \(bind: finding.resource.provider), \(bind: violation.message),
                      \(bind: violation.level.rawValue), \(bind: finding.severity?.rawValue ?? ""),
                      \(bind: write.status.rawValue), \(bind: write.status.isClosed ? 1 : 0),
                      \(bind: violation.kind.rawValue), '', '', \(bind: finding.groupName ?? ""),
-                     \(bind: finding.groupMode?.rawValue ?? ""), \(bind: now), \(bind: now), \(bind: now),
+                     \(bind: finding.groupMode?.rawValue ?? ""), \(bind: now), \(bind: now),
                      \(bind: finding.unknownPack ? 1 : 0))
                     """
             }
             try await database.raw(
                 """
                 INSERT INTO policy_issues (id, organization_id, project, stack, resource_urn, pack_name, policy_name,
-                    stack_version, pack_version, resource_type, resource_name, resource_provider, message, level,
-                    severity, status, closed, kind, priority, assigned_to, group_name, group_mode, first_observed_at,
-                    observed_at, last_modified, unknown_pack)
+                    pack_version, resource_type, resource_name, resource_provider, message, level, severity, status,
+                    closed, kind, priority, assigned_to, group_name, group_mode, first_observed_at, last_modified,
+                    unknown_pack)
                 VALUES \(rows.joined(separator: ", "))
                 ON CONFLICT (organization_id, project, stack, resource_urn, pack_name, policy_name) DO UPDATE SET
-                    stack_version = excluded.stack_version, pack_version = excluded.pack_version,
-                    message = excluded.message, level = excluded.level, severity = excluded.severity,
-                    kind = excluded.kind, group_name = excluded.group_name, group_mode = excluded.group_mode,
-                    observed_at = excluded.observed_at, unknown_pack = excluded.unknown_pack,
+                    pack_version = excluded.pack_version, message = excluded.message, level = excluded.level,
+                    severity = excluded.severity, kind = excluded.kind, group_name = excluded.group_name,
+                    group_mode = excluded.group_mode, unknown_pack = excluded.unknown_pack,
                     last_modified = CASE WHEN policy_issues.status = excluded.status
                         THEN policy_issues.last_modified ELSE excluded.last_modified END,
                     status = excluded.status, closed = excluded.closed
+                """
+            ).run()
+            let sightings = batch.map { write -> SQLQueryString in
+                """
+                (\(bind: write.id), \(bind: orgID), \(bind: write.status.isClosed ? 1 : 0), \(bind: now), \
+                \(bind: report.updateVersion))
+                """
+            }
+            try await database.raw(
+                """
+                INSERT INTO policy_issue_sightings (issue_id, organization_id, closed, observed_at, stack_version)
+                VALUES \(sightings.joined(separator: ", "))
+                ON CONFLICT (issue_id) DO UPDATE SET closed = excluded.closed, observed_at = excluded.observed_at,
+                    stack_version = excluded.stack_version
                 """
             ).run()
         }
         for batch in unchanged.chunked(batchRows * 2) {
             try await database.raw(
                 """
-                UPDATE policy_issues SET stack_version = \(bind: report.updateVersion), observed_at = \(bind: now)
-                WHERE id IN (\(binds: Array(batch)))
+                UPDATE policy_issue_sightings SET stack_version = \(bind: report.updateVersion), observed_at = \(bind: now)
+                WHERE issue_id IN (\(binds: Array(batch)))
                 """
             ).run()
         }
@@ -325,6 +337,9 @@ extension SQLMetadataStore {
                 UPDATE policy_issues SET status = 'fixed', closed = 1, last_modified = \(bind: now)
                 WHERE id IN (\(binds: Array(batch)))
                 """
+            ).run()
+            try await database.raw(
+                "UPDATE policy_issue_sightings SET closed = 1 WHERE issue_id IN (\(binds: Array(batch)))"
             ).run()
         }
         try await recountIssues(database, orgID: orgID, stack: stack)
@@ -509,6 +524,11 @@ extension SQLMetadataStore {
             try await database.raw(
                 "UPDATE policy_issues SET \(sets.joined(separator: ", ")) WHERE id = \(bind: id)"
             ).run()
+            if let status = change.status {
+                try await database.raw(
+                    "UPDATE policy_issue_sightings SET closed = \(bind: status.isClosed ? 1 : 0) WHERE issue_id = \(bind: id)"
+                ).run()
+            }
             guard let issue = try await Self.issue(database, orgID: orgID, id: id) else {
                 throw StoreInconsistency("policy issue \(id) vanished inside its own transaction")
             }

@@ -9,7 +9,7 @@ extension SQLMetadataStore {
         case .id: "i.id"
         case .entityProject: "i.project"
         case .entityId: "i.stack"
-        case .stackVersion: "i.stack_version"
+        case .stackVersion: "o.stack_version"
         case .policyPack: "i.pack_name"
         case .policyPackTag: "i.pack_version"
         case .policyName: "i.policy_name"
@@ -18,7 +18,7 @@ extension SQLMetadataStore {
         case .resourceType: "i.resource_type"
         case .resourceName: "i.resource_name"
         case .message: "i.message"
-        case .observedAt: "i.observed_at"
+        case .observedAt: "o.observed_at"
         case .lastModified: "i.last_modified"
         case .firstObservedAt: "i.first_observed_at"
         case .level: "i.level"
@@ -48,24 +48,49 @@ extension SQLMetadataStore {
 
     static let issueColumns = """
         i.id AS id, i.project AS project, i.stack AS stack, i.resource_urn AS resource_urn,
-        i.pack_name AS pack_name, i.policy_name AS policy_name, i.stack_version AS stack_version,
+        i.pack_name AS pack_name, i.policy_name AS policy_name, o.stack_version AS stack_version,
         i.pack_version AS pack_version, i.resource_type AS resource_type, i.resource_name AS resource_name,
         i.resource_provider AS resource_provider, i.message AS message, i.level AS level, i.severity AS severity,
         i.status AS status, i.kind AS kind, i.priority AS priority, i.assigned_to AS assigned_to,
         u.display_name AS assignee_name, i.group_name AS group_name, i.group_mode AS group_mode,
-        i.first_observed_at AS first_observed_at, i.observed_at AS observed_at, i.last_modified AS last_modified,
+        i.first_observed_at AS first_observed_at, o.observed_at AS observed_at, i.last_modified AS last_modified,
         i.unknown_pack AS unknown_pack
         """
 
     static let issueJoins = "LEFT JOIN users u ON u.login = i.assigned_to"
 
-    static func scopeCondition(_ scope: IssueScope) -> String {
-        switch scope {
-        case .open: "i.closed = 0"
-        case .closed: "i.closed = 1"
-        case .all: "1 = 1"
+    /// The grid's columns kept in an issue's sighting (`o`) rather than its row (`i`).
+    static let sightingColumns: Set<IssueColumn> = [.observedAt, .stackVersion]
+
+    /// FROM and WHERE for the organization's issues in `scope`: `policy_issues i`, joined to its sightings as `o`
+    /// when `sightings` (a query reads one of `sightingColumns`). The organization and `closed` are given for both
+    /// tables, so that either table's index can lead.
+    static func issueScope(orgID: String, scope: IssueScope, sightings: Bool) -> (
+        tables: String, condition: SQLQueryString
+    ) {
+        let closed: String? =
+            switch scope {
+            case .open: "0"
+            case .closed: "1"
+            case .all: nil
+            }
+        guard sightings else {
+            return (
+                "policy_issues i",
+                "i.organization_id = \(bind: orgID)\(unsafeRaw: closed.map { " AND i.closed = \($0)" } ?? "")"
+            )
         }
+        return (
+            "policy_issues i JOIN policy_issue_sightings o ON o.issue_id = i.id",
+            """
+            i.organization_id = \(bind: orgID) AND o.organization_id = \(bind: orgID)\
+            \(unsafeRaw: closed.map { " AND i.closed = \($0) AND o.closed = \($0)" } ?? "")
+            """
+        )
     }
+
+    /// Whether a query reading `columns` needs the sightings.
+    static func readsSightings(_ columns: Set<IssueColumn>) -> Bool { !columns.isDisjoint(with: sightingColumns) }
 
     static func decodeIssue(_ row: any SQLRow) throws -> PolicyIssueRecord {
         func nonEmpty(_ column: String) throws -> String? {
@@ -102,7 +127,8 @@ extension SQLMetadataStore {
     static func issue(_ database: any SQLDatabase, orgID: String, id: String) async throws -> PolicyIssueRecord? {
         try await database.raw(
             """
-            SELECT \(unsafeRaw: issueColumns) FROM policy_issues i \(unsafeRaw: issueJoins)
+            SELECT \(unsafeRaw: issueColumns)
+            FROM policy_issues i JOIN policy_issue_sightings o ON o.issue_id = i.id \(unsafeRaw: issueJoins)
             WHERE i.id = \(bind: id) AND i.organization_id = \(bind: orgID)
             """
         ).first().map(decodeIssue)
@@ -119,33 +145,36 @@ extension SQLMetadataStore {
     {
         try await backend.withConnection { database in
             let orgID = try await Self.organizationID(database, organization)
-            let condition: SQLQueryString = """
-                i.organization_id = \(bind: orgID) AND \(unsafeRaw: Self.scopeCondition(scope))
-                  AND \(Self.issueGrid.condition(query.effectiveFilter))
-                """
+            let filter = Self.issueGrid.condition(query.effectiveFilter)
+            let filtered = query.effectiveFilter?.columns ?? []
             if let column = query.groupingColumn {
+                let (tables, scoped) = Self.issueScope(
+                    orgID: orgID, scope: scope, sightings: Self.readsSightings(filtered.union([column])))
                 let value = Self.issueGrid.textExpression(column)
                 let groups = try await database.raw(
                     """
-                    SELECT \(unsafeRaw: value) AS value, COUNT(*) AS n FROM policy_issues i WHERE \(condition)
+                    SELECT \(unsafeRaw: value) AS value, COUNT(*) AS n FROM \(unsafeRaw: tables)
+                    WHERE \(scoped) AND \(filter)
                     GROUP BY \(unsafeRaw: value) ORDER BY value
                     LIMIT \(bind: query.limit) OFFSET \(bind: query.startRow)
                     """
                 ).all().map { GroupCount(value: try $0.optionalString("value") ?? "", count: Int(try $0.int("n"))) }
                 let total = try await database.raw(
                     """
-                    SELECT COUNT(*) AS n FROM (SELECT \(unsafeRaw: value) AS value FROM policy_issues i
-                    WHERE \(condition) GROUP BY \(unsafeRaw: value)) grouped
+                    SELECT COUNT(*) AS n FROM (SELECT \(unsafeRaw: value) AS value FROM \(unsafeRaw: tables)
+                    WHERE \(scoped) AND \(filter) GROUP BY \(unsafeRaw: value)) grouped
                     """
                 ).first()?.int("n")
                 return IssuePage(issues: [], groups: groups, rowCount: Int(total ?? 0))
             }
-            // The tie-break runs the way the first sort does, so the default order can walk an index backwards.
-            let tieBreak = query.sort.first?.ascending == false ? "i.id DESC" : "i.id ASC"
+            // The tie-break runs the way the first sort does, so the default order (newest sighting first) can walk
+            // the sightings' time index backwards.
+            let tieBreak = query.sort.first?.ascending == false ? "o.issue_id DESC" : "o.issue_id ASC"
+            let (tables, scoped) = Self.issueScope(orgID: orgID, scope: scope, sightings: true)
             let issues = try await database.raw(
                 """
-                SELECT \(unsafeRaw: Self.issueColumns) FROM policy_issues i \(unsafeRaw: Self.issueJoins)
-                WHERE \(condition)
+                SELECT \(unsafeRaw: Self.issueColumns) FROM \(unsafeRaw: tables) \(unsafeRaw: Self.issueJoins)
+                WHERE \(scoped) AND \(filter)
                 ORDER BY \(unsafeRaw: Self.issueGrid.order(query.sort, tieBreak: tieBreak))
                 LIMIT \(bind: query.limit) OFFSET \(bind: query.startRow)
                 """
@@ -166,8 +195,11 @@ extension SQLMetadataStore {
                     """
                 ).first()?.optionalInt("n")
             } else {
-                total = try await database.raw("SELECT COUNT(*) AS n FROM policy_issues i WHERE \(condition)").first()?
-                    .int("n")
+                let (tables, scoped) = Self.issueScope(
+                    orgID: orgID, scope: scope, sightings: Self.readsSightings(filtered))
+                total = try await database.raw(
+                    "SELECT COUNT(*) AS n FROM \(unsafeRaw: tables) WHERE \(scoped) AND \(filter)"
+                ).first()?.int("n")
             }
             return IssuePage(issues: issues, groups: [], rowCount: Int(total ?? 0))
         }
@@ -183,11 +215,12 @@ extension SQLMetadataStore {
                     database, orgID: orgID, scope: scope, column: column, limit: limit)
             }
             let value = Self.issueGrid.textExpression(column)
+            let (tables, scoped) = Self.issueScope(
+                orgID: orgID, scope: scope, sightings: Self.readsSightings((filter?.columns ?? []).union([column])))
             return try await database.raw(
                 """
-                SELECT \(unsafeRaw: value) AS value, COUNT(*) AS n FROM policy_issues i
-                WHERE i.organization_id = \(bind: orgID) AND \(unsafeRaw: Self.scopeCondition(scope))
-                  AND \(Self.issueGrid.condition(filter))
+                SELECT \(unsafeRaw: value) AS value, COUNT(*) AS n FROM \(unsafeRaw: tables)
+                WHERE \(scoped) AND \(Self.issueGrid.condition(filter))
                 GROUP BY \(unsafeRaw: value) ORDER BY n DESC, value LIMIT \(bind: limit)
                 """
             ).all().map { GroupCount(value: try $0.optionalString("value") ?? "", count: Int(try $0.int("n"))) }
@@ -365,20 +398,22 @@ extension SQLMetadataStore {
     {
         try await backend.withConnection { database in
             let orgID = try await Self.organizationID(database, organization)
+            // A stack's current violations are its newest report's, all observed when the stack was evaluated:
+            // newest stacks first walks policy_stacks by evaluation time and each report's violations by report.
             let position: SQLQueryString =
                 after.map {
-                    "AND (v.observed_at < \(bind: $0.time) OR (v.observed_at = \(bind: $0.time) AND v.id < \(bind: $0.id)))"
+                    "AND (s.evaluated_at < \(bind: $0.time) OR (s.evaluated_at = \(bind: $0.time) AND v.id < \(bind: $0.id)))"
                 }
                 ?? ""
             return try await database.raw(
                 """
-                SELECT v.id AS id, r.project AS project, r.stack AS stack, r.update_version AS update_version,
+                SELECT v.id AS id, s.project AS project, s.stack AS stack, s.update_version AS update_version,
                     v.observed_at AS observed_at, v.resource_urn AS resource_urn, v.pack_name AS pack_name,
                     v.pack_version AS pack_version, v.policy_name AS policy_name, v.level AS level, v.kind AS kind,
                     v.message AS message, v.resource_type AS resource_type, v.resource_name AS resource_name
-                FROM policy_report_violations v JOIN policy_reports r ON r.id = v.report_id
-                WHERE v.organization_id = \(bind: orgID) AND v.current = 1 \(position)
-                ORDER BY v.observed_at DESC, v.id DESC LIMIT \(bind: limit)
+                FROM policy_stacks s JOIN policy_report_violations v ON v.report_id = s.report_id
+                WHERE s.organization_id = \(bind: orgID) \(position)
+                ORDER BY s.evaluated_at DESC, v.id DESC LIMIT \(bind: limit)
                 """
             ).all().map { row in
                 let urn = try row.string("resource_urn")

@@ -79,8 +79,8 @@ public enum SQLStoreCopy {
         Table(
             name: "policy_report_violations",
             columns: [
-                ("id", .text), ("report_id", .text), ("organization_id", .text), ("current", .integer),
-                ("observed_at", .integer), ("resource_urn", .text), ("pack_name", .text), ("pack_version", .text),
+                ("id", .text), ("report_id", .text), ("organization_id", .text), ("observed_at", .integer),
+                ("resource_urn", .text), ("pack_name", .text), ("pack_version", .text),
                 ("policy_name", .text), ("level", .text), ("kind", .text), ("message", .text),
                 ("resource_type", .text), ("resource_name", .text),
             ], orderBy: "id"),
@@ -110,14 +110,19 @@ public enum SQLStoreCopy {
             name: "policy_issues",
             columns: [
                 ("id", .text), ("organization_id", .text), ("project", .text), ("stack", .text),
-                ("resource_urn", .text), ("pack_name", .text), ("policy_name", .text), ("stack_version", .integer),
-                ("pack_version", .text), ("resource_type", .text), ("resource_name", .text),
+                ("resource_urn", .text), ("pack_name", .text), ("policy_name", .text), ("pack_version", .text),
+                ("resource_type", .text), ("resource_name", .text),
                 ("resource_provider", .text), ("message", .text), ("level", .text), ("severity", .text),
                 ("status", .text), ("closed", .integer), ("kind", .text), ("priority", .text),
                 ("assigned_to", .text), ("group_name", .text), ("group_mode", .text),
-                ("first_observed_at", .integer), ("observed_at", .integer), ("last_modified", .integer),
-                ("unknown_pack", .integer),
+                ("first_observed_at", .integer), ("last_modified", .integer), ("unknown_pack", .integer),
             ], orderBy: "id"),
+        Table(
+            name: "policy_issue_sightings",
+            columns: [
+                ("issue_id", .text), ("organization_id", .text), ("closed", .integer), ("observed_at", .integer),
+                ("stack_version", .integer),
+            ], orderBy: "issue_id"),
         Table(
             name: "policy_issue_facets",
             columns: [

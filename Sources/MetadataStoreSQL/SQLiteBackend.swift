@@ -46,6 +46,7 @@ public final class SQLiteBackend: SQLBackend {
     }
 
     public var lockRowsClause: String { "" }
+    public var hasLateralJoins: Bool { false }
 
     /// Each migration re-checks, inside its write transaction, that no other process applied it first.
     public func withMigrationLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {

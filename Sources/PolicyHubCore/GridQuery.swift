@@ -37,6 +37,14 @@ public indirect enum GridFilter<Column: GridColumn>: Hashable, Sendable {
     case all([GridFilter])
     case any([GridFilter])
 
+    /// The columns the filter compares.
+    public var columns: Set<Column> {
+        switch self {
+        case .condition(let column, _, _): [column]
+        case .all(let parts), .any(let parts): parts.reduce(into: []) { $0.formUnion($1.columns) }
+        }
+    }
+
     /// The filter without its conditions on `column` (a filter menu lists a field's values whatever is chosen).
     public func removing(_ column: Column) -> GridFilter? {
         switch self {

@@ -49,6 +49,29 @@ enum MetadataBackend: String, CustomStringConvertible, Sendable {
         }
     }
 
+    /// Creates a fresh, empty database and runs `body` with a backend on it that no migration has touched yet
+    /// (an upgrade test migrates it part way); the database is removed afterwards. `body` shuts the backend down,
+    /// directly or through a store it opened on it.
+    func withUnmigratedBackend<T: Sendable>(_ body: @Sendable (any SQLBackend) async throws -> T) async throws -> T {
+        switch self {
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mdstore-\(UUID())")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            return try await body(SQLiteBackend(path: directory.appendingPathComponent("policyhub.sqlite").path))
+        case .postgres:
+            let database = try await TestDatabase.create("upgrade")
+            do {
+                let result = try await body(try PostgresBackend(url: database.url))
+                try await database.drop(force: false)
+                return result
+            } catch {
+                try? await database.drop()
+                throw error
+            }
+        }
+    }
+
     private static func run<T: Sendable>(
         _ store: SQLMetadataStore, _ open: @escaping Opener,
         _ body: @Sendable (SQLMetadataStore, @escaping Opener) async throws -> T

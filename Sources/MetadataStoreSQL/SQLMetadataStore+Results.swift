@@ -35,11 +35,12 @@ extension SQLMetadataStore {
             try await database.raw(
                 """
                 INSERT INTO policy_reports (id, organization_id, project, stack, update_version, claim_id, succeeded,
-                    digest, violation_count, resource_count, unknown_packs, reporter, reported_at)
+                    digest, violation_count, resource_count, unknown_packs, reporter, reported_at, violations)
                 VALUES (\(bind: reportID), \(bind: orgID), \(bind: stack.project), \(bind: stack.name),
                     \(bind: report.updateVersion), \(bind: report.claimID), \(bind: report.succeeded ? 1 : 0),
                     \(bind: record.digest), \(bind: report.violations.count), \(bind: record.resourceCount),
-                    \(bind: unknown), \(bind: record.reporter), \(bind: now))
+                    \(bind: unknown), \(bind: record.reporter), \(bind: now),
+                    \(bind: try Self.violationsDocument(report.violations)))
                 """
             ).run()
             // The stack's row exists before it is locked, so that two instances' first reports of a stack
@@ -64,7 +65,6 @@ extension SQLMetadataStore {
             else { throw StoreInconsistency("policy_stacks lost the row of \(stack.project)/\(stack.name)") }
             let newestVersion = try newest.int("update_version")
             let isNewest = newestVersion < report.updateVersion
-            try await Self.insertViolations(database, record, reportID: reportID, orgID: orgID)
             guard isNewest else { return true }
             let packsRun = String(decoding: try JSONEncoder().encode(record.packsRun), as: UTF8.self)
             try await database.raw(
@@ -82,30 +82,6 @@ extension SQLMetadataStore {
                 database, record, orgID: orgID, now: now, lateral: lateral)
             try await Self.replaceTallies(database, record, orgID: orgID)
             return true
-        }
-    }
-
-    static func insertViolations(
-        _ database: any SQLDatabase, _ record: EvaluationRecord, reportID: String, orgID: String
-    ) async throws {
-        let now = record.receivedAt.milliseconds
-        for batch in record.findings.chunked(batchRows) {
-            let rows = batch.map { finding -> SQLQueryString in
-                let violation = finding.violation
-                return """
-                    (\(bind: newID()), \(bind: reportID), \(bind: orgID), \(bind: now),
-                     \(bind: violation.resourceURN), \(bind: violation.packName), \(bind: violation.packVersion),
-                     \(bind: violation.policyName), \(bind: violation.level.rawValue), \(bind: violation.kind.rawValue),
-                     \(bind: violation.message), \(bind: finding.resource.type), \(bind: finding.resource.name))
-                    """
-            }
-            try await database.raw(
-                """
-                INSERT INTO policy_report_violations (id, report_id, organization_id, observed_at, resource_urn,
-                    pack_name, pack_version, policy_name, level, kind, message, resource_type, resource_name)
-                VALUES \(rows.joined(separator: ", "))
-                """
-            ).run()
         }
     }
 
@@ -342,7 +318,32 @@ extension SQLMetadataStore {
                 "UPDATE policy_issue_sightings SET closed = 1 WHERE issue_id IN (\(binds: Array(batch)))"
             ).run()
         }
-        try await recountIssues(database, orgID: orgID, stack: stack)
+        // The stack's counts from what the report read and changed (every open issue of the stack is among
+        // `issues`) rather than counted again.
+        var status = Dictionary(
+            issues.map { ($0.existing.id, $0.existing.status) }, uniquingKeysWith: { first, _ in first })
+        for observed in changes.observed { status[observed.id] = observed.status }
+        for id in changes.fixed { status[id] = .fixed }
+        var openCount = changes.opened.count
+        var openResources = Set(changes.opened.map(\.violation.resourceURN))
+        var newlyClosed = 0
+        for issue in issues {
+            let wasClosed = issue.existing.status.isClosed
+            let isClosed = status[issue.existing.id]?.isClosed ?? wasClosed
+            if !isClosed {
+                openCount += 1
+                openResources.insert(issue.existing.key.resourceURN)
+            }
+            if wasClosed != isClosed { newlyClosed += isClosed ? 1 : -1 }
+        }
+        openResources.remove("")
+        try await database.raw(
+            """
+            UPDATE policy_stacks SET open_issues = \(bind: openCount), closed_issues = closed_issues + \(bind: newlyClosed),
+                open_issue_resources = \(bind: openResources.count)
+            WHERE \(ofStack)
+            """
+        ).run()
         try await facets.apply(database, orgID: orgID)
     }
 
@@ -459,7 +460,7 @@ extension SQLMetadataStore {
         }
     }
 
-    /// Brings the stack's issue counts up to date after its issues changed.
+    /// Brings the stack's issue counts up to date after a person changed an issue.
     static func recountIssues(_ database: any SQLDatabase, orgID: String, stack: StackReference) async throws {
         let of: SQLQueryString = """
             i.organization_id = \(bind: orgID) AND i.project = \(bind: stack.project) AND i.stack = \(bind: stack.name)

@@ -392,45 +392,4 @@ extension SQLMetadataStore {
                 stacksEvaluated: Int(try stacks?.optionalInt("evaluated") ?? 0))
         }
     }
-
-    public func currentViolations(organization: String, after: ViolationCursor?, limit: Int) async throws
-        -> [CurrentViolation]
-    {
-        try await backend.withConnection { database in
-            let orgID = try await Self.organizationID(database, organization)
-            // A stack's current violations are its newest report's, all observed when the stack was evaluated:
-            // newest stacks first walks policy_stacks by evaluation time and each report's violations by report.
-            let position: SQLQueryString =
-                after.map {
-                    "AND (s.evaluated_at < \(bind: $0.time) OR (s.evaluated_at = \(bind: $0.time) AND v.id < \(bind: $0.id)))"
-                }
-                ?? ""
-            return try await database.raw(
-                """
-                SELECT v.id AS id, s.project AS project, s.stack AS stack, s.update_version AS update_version,
-                    v.observed_at AS observed_at, v.resource_urn AS resource_urn, v.pack_name AS pack_name,
-                    v.pack_version AS pack_version, v.policy_name AS policy_name, v.level AS level, v.kind AS kind,
-                    v.message AS message, v.resource_type AS resource_type, v.resource_name AS resource_name
-                FROM policy_stacks s JOIN policy_report_violations v ON v.report_id = s.report_id
-                WHERE s.organization_id = \(bind: orgID) \(position)
-                ORDER BY s.evaluated_at DESC, v.id DESC LIMIT \(bind: limit)
-                """
-            ).all().map { row in
-                let urn = try row.string("resource_urn")
-                return CurrentViolation(
-                    id: try row.string("id"),
-                    stack: StackReference(project: try row.string("project"), name: try row.string("stack")),
-                    updateVersion: try row.int("update_version"),
-                    violation: ReportedViolation(
-                        message: try row.string("message"), policyName: try row.string("policy_name"),
-                        packName: try row.string("pack_name"), packVersion: try row.string("pack_version"),
-                        level: EnforcementLevel(rawValue: try row.string("level")) ?? .advisory,
-                        kind: IssueKind(rawValue: try row.string("kind")) ?? .preventative, resourceURN: urn),
-                    resource: ResourceParts(
-                        type: try row.string("resource_type"), name: try row.string("resource_name"),
-                        provider: ResourceParts(urn: urn).provider),
-                    observedAt: Date(milliseconds: try row.int("observed_at")))
-            }
-        }
-    }
 }

@@ -12,6 +12,8 @@ public enum SQLStoreCopy {
         let columns: [(name: String, kind: Kind)]
         /// A stable order for paging and comparing.
         let orderBy: String
+        /// Rows read at a time: fewer for a table whose rows can be large.
+        var pageSize = 500
     }
 
     /// Every table of the schema, parents before children. Keep in step with `Migrations`.
@@ -74,16 +76,10 @@ public enum SQLStoreCopy {
                 ("id", .text), ("organization_id", .text), ("project", .text), ("stack", .text),
                 ("update_version", .integer), ("claim_id", .text), ("succeeded", .integer), ("digest", .text),
                 ("violation_count", .integer), ("resource_count", .integer), ("unknown_packs", .text),
-                ("reporter", .text), ("reported_at", .integer),
-            ], orderBy: "id"),
-        Table(
-            name: "policy_report_violations",
-            columns: [
-                ("id", .text), ("report_id", .text), ("organization_id", .text), ("observed_at", .integer),
-                ("resource_urn", .text), ("pack_name", .text), ("pack_version", .text),
-                ("policy_name", .text), ("level", .text), ("kind", .text), ("message", .text),
-                ("resource_type", .text), ("resource_name", .text),
-            ], orderBy: "id"),
+                ("reporter", .text), ("reported_at", .integer), ("violations", .text),
+            ],
+            // A report's violations document is up to the size of its body (32 MiB by default).
+            orderBy: "id", pageSize: 8),
         Table(
             name: "policy_stacks",
             columns: [
@@ -130,8 +126,6 @@ public enum SQLStoreCopy {
                 ("issues", .integer),
             ], orderBy: "organization_id, field, closed, value"),
     ]
-
-    static let pageSize = 500
 
     public static var tableNames: [String] { tables.map(\.name) }
 
@@ -192,7 +186,7 @@ public enum SQLStoreCopy {
             return try await database.raw(
                 """
                 SELECT \(unsafeRaw: columns) FROM \(unsafeRaw: table.name) ORDER BY \(unsafeRaw: table.orderBy)
-                LIMIT \(literal: pageSize) OFFSET \(literal: offset)
+                LIMIT \(literal: table.pageSize) OFFSET \(literal: offset)
                 """
             ).all().map { row in
                 try table.columns.map { column -> (any Encodable & Sendable)? in

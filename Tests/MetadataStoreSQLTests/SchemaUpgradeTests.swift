@@ -9,8 +9,8 @@ import Testing
 /// Stores written by an earlier release keep everything when a later one migrates them.
 @Suite("Schema upgrades")
 struct SchemaUpgradeTests {
-    /// Rows as a store at schema 8 held them: each issue's last sighting in its own row, and the violations of
-    /// each stack's newest report flagged `current`.
+    /// Rows as a store at schema 8 held them: each issue's last sighting in its own row, and each violation of each
+    /// report a row, those of each stack's newest report flagged `current`.
     static let schema8Rows = [
         "INSERT INTO organizations (id, login, personal_user_id, created_at) VALUES ('o1', 'acme', NULL, 0)",
         """
@@ -47,7 +47,7 @@ struct SchemaUpgradeTests {
     ]
 
     @Test(arguments: MetadataBackend.available)
-    func issueSightingsAndCurrentViolationsSurviveTheUpgradeToSchema9(backend: MetadataBackend) async throws {
+    func issueSightingsAndReportViolationsSurviveTheUpgradeToSchema9(backend: MetadataBackend) async throws {
         try await backend.withUnmigratedBackend { database in
             try await Migrations.run(on: database, through: 8)
             try await database.transaction { connection in
@@ -78,11 +78,24 @@ struct SchemaUpgradeTests {
                     query: GridQuery(sort: [GridSort(.stackVersion, ascending: false)]))
                 #expect(newestFirst.issues.map(\.id) == ["i-open", "i-fixed"])
 
-                // Only the newest report's violations are current, as the flag said.
+                // Only the newest report's violations are current, as the flag said; each report keeps its own.
                 let current = try await store.currentViolations(organization: "acme", after: nil, limit: 10)
-                #expect(current.map(\.id) == ["v2"])
+                #expect(current.map(\.id) == ["r2-0"])
+                #expect(current.first?.violation.resourceURN == "urn:pulumi:prod::web::aws:s3/bucket:Bucket::logs")
+                #expect(current.first?.resource.name == "logs")
                 #expect(current.first?.updateVersion == 2)
                 #expect(current.first?.observedAt == Date(milliseconds: 2000))
+                let documents = try await database.withConnection { connection in
+                    try await connection.raw("SELECT id, violations FROM policy_reports ORDER BY id").all().map {
+                        (
+                            try $0.decode(column: "id", as: String.self),
+                            try $0.decode(column: "violations", as: String.self)
+                        )
+                    }
+                }
+                #expect(documents.map(\.0) == ["r1", "r2"])
+                #expect(documents.first?.1.contains("Bucket::data") == true)
+                #expect(documents.first?.1.contains("\"enforcementLevel\":\"mandatory\"") == true)
                 try await store.shutdown()
             } catch {
                 try? await store.shutdown()

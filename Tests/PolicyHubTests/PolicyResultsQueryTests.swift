@@ -612,6 +612,47 @@ import Testing
         }
     }
 
+    /// More stacks than one read of the store's stack list holds, some clean, some with several violations, some
+    /// evaluated at the same moment: small pages walk every current violation once, in the order of one big page.
+    @Test(arguments: MetadataBackendKind.available)
+    func violationPagesWalkManyStacksOnce(_ backend: MetadataBackendKind) async throws {
+        try await TestServer.with(metadata: backend) { server, api in
+            let hub = Hub(api: api, token: server.adminToken)
+            try await hub.publishPacks()
+            var expected: Set<String> = []
+            for index in 0..<180 {
+                let resources = (0..<(index % 4)).map { "r\($0)" }
+                try await hub.report(
+                    "web", "s\(index)", update: 1, resources.map { Self.fail("guard", "tagged", $0) })
+                expected.formUnion(resources.map { "s\(index)/\($0)" })
+                if index % 3 == 0 { server.clock.advance(by: 1) }
+            }
+            // A second report replaces a stack's current violations.
+            try await hub.report("web", "s5", update: 2, [Self.fail("guard", "versioned", "new")])
+            expected.subtract(["s5/r0"])
+            expected.insert("s5/new")
+
+            func key(_ violation: JSONValue) -> String {
+                "\(violation["stackName"]?.stringValue ?? "")/\(violation["resourceName"]?.stringValue ?? "")"
+            }
+            let all = try await hub.read("violationsv2?size=500", nil)["policyViolations"]?.arrayValue ?? []
+            #expect(all.count == expected.count && Set(all.map(key)) == expected)
+            #expect(key(all[0]) == "s5/new", "the newest evaluation comes first")
+            var walked: [JSONValue] = []
+            var token = ""
+            repeat {
+                let page = try await hub.read("violationsv2?size=7&continuationToken=\(token)", nil)
+                let rows = page["policyViolations"]?.arrayValue ?? []
+                #expect(rows.count <= 7 && !rows.isEmpty)
+                walked += rows
+                token = page["continuationToken"]?.stringValue ?? ""
+            } while !token.isEmpty && walked.count <= all.count
+            #expect(walked.map(key) == all.map(key))
+            #expect(
+                Self.field(walked, "id") == Self.field(all, "id") && Set(Self.field(walked, "id")).count == all.count)
+        }
+    }
+
     @Test(arguments: MetadataBackendKind.available)
     func anotherOrganizationsResultsAreNotCounted(_ backend: MetadataBackendKind) async throws {
         try await TestServer.with(metadata: backend) { server, api in

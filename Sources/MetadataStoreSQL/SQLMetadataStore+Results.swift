@@ -40,7 +40,7 @@ extension SQLMetadataStore {
                     \(bind: report.updateVersion), \(bind: report.claimID), \(bind: report.succeeded ? 1 : 0),
                     \(bind: record.digest), \(bind: report.violations.count), \(bind: record.resourceCount),
                     \(bind: unknown), \(bind: record.reporter), \(bind: now),
-                    \(bind: try Self.violationsDocument(report.violations)))
+                    \(bind: Self.violationsDocument(report.violations)))
                 """
             ).run()
             // The stack's row exists before it is locked, so that two instances' first reports of a stack

@@ -5,8 +5,8 @@ import SQLKit
 /// A report's violations, kept as one JSON document of the report (`policy_reports.violations`): they are only
 /// ever read a report at a time, and a row each cost a large report more than its issues did.
 extension SQLMetadataStore {
-    /// One violation in the document, with the field names of Pulumi's report.
-    struct StoredViolation: Codable {
+    /// One violation in the document, with the field names of Pulumi's report (read back with `JSONDecoder`).
+    struct StoredViolation: Decodable {
         var message: String
         var policyName: String
         var policyPackName: String
@@ -14,16 +14,6 @@ extension SQLMetadataStore {
         var enforcementLevel: String
         var kind: String
         var resourceUrn: String
-
-        init(_ violation: ReportedViolation) {
-            message = violation.message
-            policyName = violation.policyName
-            policyPackName = violation.packName
-            policyPackVersion = violation.packVersion
-            enforcementLevel = violation.level.rawValue
-            kind = violation.kind.rawValue
-            resourceUrn = violation.resourceURN
-        }
 
         var violation: ReportedViolation {
             ReportedViolation(
@@ -33,8 +23,51 @@ extension SQLMetadataStore {
         }
     }
 
-    static func violationsDocument(_ violations: [ReportedViolation]) throws -> String {
-        String(decoding: try JSONEncoder().encode(violations.map(StoredViolation.init)), as: UTF8.self)
+    /// The document of `violations`, as `JSONEncoder` would write `StoredViolation`s but written directly: a report
+    /// holds up to thousands, and the encoder took a tenth of a large report's time.
+    static func violationsDocument(_ violations: [ReportedViolation]) -> String {
+        var json: [UInt8] = []
+        json.reserveCapacity(violations.count * 320 + 2)
+        json.append(UInt8(ascii: "["))
+        for (index, violation) in violations.enumerated() {
+            if index > 0 { json.append(UInt8(ascii: ",")) }
+            let fields = [
+                ("message", violation.message), ("policyName", violation.policyName),
+                ("policyPackName", violation.packName), ("policyPackVersion", violation.packVersion),
+                ("enforcementLevel", violation.level.rawValue), ("kind", violation.kind.rawValue),
+                ("resourceUrn", violation.resourceURN),
+            ]
+            for (position, (key, value)) in fields.enumerated() {
+                json.append(UInt8(ascii: position == 0 ? "{" : ","))
+                appendJSONString(key, to: &json)
+                json.append(UInt8(ascii: ":"))
+                appendJSONString(value, to: &json)
+            }
+            json.append(UInt8(ascii: "}"))
+        }
+        json.append(UInt8(ascii: "]"))
+        return String(decoding: json, as: UTF8.self)
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// `text` as a JSON string: quotes, backslashes and control characters escaped, the rest as UTF-8.
+    static func appendJSONString(_ text: String, to json: inout [UInt8]) {
+        json.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                json.append(UInt8(ascii: "\\"))
+                json.append(byte)
+            case 0..<0x20:
+                json.append(contentsOf: Array("\\u00".utf8))
+                json.append(hexDigits[Int(byte >> 4)])
+                json.append(hexDigits[Int(byte & 0xF)])
+            default:
+                json.append(byte)
+            }
+        }
+        json.append(UInt8(ascii: "\""))
     }
 
     static func violations(inDocument document: String) throws -> [ReportedViolation] {
@@ -154,7 +187,7 @@ extension SQLMetadataStore {
         func write() async throws {
             guard !report.isEmpty else { return }
             try await database.raw(
-                "UPDATE policy_reports SET violations = \(bind: try violationsDocument(violations)) WHERE id = \(bind: report)"
+                "UPDATE policy_reports SET violations = \(bind: violationsDocument(violations)) WHERE id = \(bind: report)"
             ).run()
         }
         var after: (report: String, id: String) = ("", "")

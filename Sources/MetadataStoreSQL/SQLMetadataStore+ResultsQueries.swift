@@ -278,6 +278,8 @@ extension SQLMetadataStore {
         ).first
     }
 
+    /// The stacks that reported or that a group lists, in (project, stack) order: each side is read only as far as
+    /// the page, so a page costs the same on the first stack as on the last.
     private func stackEvaluations(organization: String, where condition: SQLQueryString, limit: Int) async throws
         -> [StackEvaluationSummary]
     {
@@ -287,14 +289,16 @@ extension SQLMetadataStore {
                 """
                 SELECT k.project AS project, k.stack AS stack, s.update_version AS update_version,
                     s.evaluated_at AS evaluated_at, s.packs_run AS packs_run
-                FROM (SELECT project, stack FROM policy_stacks WHERE organization_id = \(bind: orgID)
+                FROM (SELECT * FROM (SELECT k.project AS project, k.stack AS stack FROM policy_stacks k
+                                     WHERE k.organization_id = \(bind: orgID) AND (\(condition))
+                                     ORDER BY k.project, k.stack LIMIT \(bind: limit)) evaluated
                       UNION
-                      SELECT gs.project AS project, gs.stack AS stack
-                      FROM policy_group_stacks gs JOIN policy_groups g ON g.id = gs.group_id
-                      WHERE g.organization_id = \(bind: orgID) AND gs.project <> '') k
+                      SELECT * FROM (SELECT k.project AS project, k.stack AS stack
+                                     FROM policy_group_stacks k JOIN policy_groups g ON g.id = k.group_id
+                                     WHERE g.organization_id = \(bind: orgID) AND k.project <> '' AND (\(condition))
+                                     ORDER BY k.project, k.stack LIMIT \(bind: limit)) listed) k
                 LEFT JOIN policy_stacks s
                   ON s.organization_id = \(bind: orgID) AND s.project = k.project AND s.stack = k.stack
-                WHERE \(condition)
                 ORDER BY k.project, k.stack LIMIT \(bind: limit)
                 """
             ).all()

@@ -341,6 +341,19 @@ struct PolicyResultsLifecycleTests {
             let refused = try await world.report(1, tooMany)
             #expect(refused.status == .badRequest, "\(refused.text)")
             #expect(refused.text.contains("at most 20000"))
+            // A string that is not UTF-8 is refused at the byte where it starts.
+            var message = Self.violation("public-read").objectValue ?? [:]
+            message["message"] = "caf-MARK"
+            var bytes = Array(try Self.body([.object(message)]).encoded().utf8)
+            let mark = Array("MARK".utf8)
+            let at = try #require(bytes.indices.first { bytes[$0...].starts(with: mark) })
+            bytes.replaceSubrange(at..<(at + mark.count), with: [0xC3, 0x28])
+            var headers = APIClient.cliHeaders
+            headers[.authorization] = "token \(world.admin)"
+            let notUTF8 = try await world.api.raw(
+                .put, "/api/preview/insights/default/policy/stacks/web/prod/updates/1/results", headers: headers,
+                body: ByteBuffer(bytes: bytes))
+            #expect(notUTF8.status == .badRequest && notUTF8.text.contains("not UTF-8"), "\(notUTF8.text)")
             #expect(try await world.issues().isEmpty, "no refused report left anything behind")
 
             // Reporting needs membership of the organization.
@@ -349,6 +362,12 @@ struct PolicyResultsLifecycleTests {
             #expect(hidden.status == .notFound)
             #expect(hidden.json["message"]?.stringValue == "Organization not found")
             #expect(try await world.issues().isEmpty)
+
+            // Text beyond ASCII is taken exactly as sent.
+            message["message"] = "naïve café — 漢字 🚀"
+            let accepted = try await world.report(1, Self.body([.object(message)]))
+            #expect(accepted.status == .ok, "\(accepted.text)")
+            #expect(try await world.issues()["public-read"]?["message"] == "naïve café — 漢字 🚀")
         }
     }
 

@@ -90,7 +90,8 @@ extension SQLMetadataStore {
             time = cursor.time
             if let dash = cursor.id.lastIndex(of: "-"), let index = Int(cursor.id[cursor.id.index(after: dash)...]) {
                 report = String(cursor.id[..<dash])
-                self.index = index + 1
+                // A token is the client's: its index may be any integer, the largest too.
+                self.index = index == .max ? .max : index + 1
             } else {
                 report = cursor.id
                 index = .max

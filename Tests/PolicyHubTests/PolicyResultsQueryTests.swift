@@ -609,6 +609,12 @@ import Testing
             #expect(try await hub.rejected("violationsv2?size=0", nil).contains("size"))
             #expect(try await hub.rejected("violationsv2?size=ten", nil).contains("'ten'"))
             #expect(try await hub.rejected("violationsv2?continuationToken=nope", nil).contains("continuationToken"))
+            // A made-up token naming the last possible place in web/dev's report resumes after that report.
+            let first = try await hub.read("violationsv2?size=1", nil)
+            var edge = try ViolationCursor(token: first["continuationToken"]?.stringValue ?? "")
+            edge.id = edge.id.split(separator: "-").dropLast().joined(separator: "-") + "-\(Int.max)"
+            let resumed = try await hub.read("violationsv2?continuationToken=\(edge.token)", nil)
+            #expect(Self.field(resumed["policyViolations"]?.arrayValue, "stackName") == ["prod"], "\(resumed)")
         }
     }
 

@@ -320,21 +320,19 @@ extension SQLMetadataStore {
         }
         // The stack's counts from what the report read and changed (every open issue of the stack is among
         // `issues`) rather than counted again.
-        var status = Dictionary(
-            issues.map { ($0.existing.id, $0.existing.status) }, uniquingKeysWith: { first, _ in first })
-        for observed in changes.observed { status[observed.id] = observed.status }
-        for id in changes.fixed { status[id] = .fixed }
+        var changed: [String: IssueStatus] = [:]
+        for observed in changes.observed { changed[observed.id] = observed.status }
+        for id in changes.fixed { changed[id] = .fixed }
         var openCount = changes.opened.count
         var openResources = Set(changes.opened.map(\.violation.resourceURN))
         var newlyClosed = 0
-        for issue in issues {
-            let wasClosed = issue.existing.status.isClosed
-            let isClosed = status[issue.existing.id]?.isClosed ?? wasClosed
+        for issue in existing {
+            let isClosed = (changed[issue.id] ?? issue.status).isClosed
             if !isClosed {
                 openCount += 1
-                openResources.insert(issue.existing.key.resourceURN)
+                openResources.insert(issue.key.resourceURN)
             }
-            if wasClosed != isClosed { newlyClosed += isClosed ? 1 : -1 }
+            if isClosed != issue.status.isClosed { newlyClosed += isClosed ? 1 : -1 }
         }
         openResources.remove("")
         try await database.raw(
